@@ -1,0 +1,32 @@
+# Two commands: `make demo` and `make test`. Both set up .venv first when needed.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+SMK     := $(VENV)/bin/snakemake
+STAMP   := $(VENV)/.installed
+PROFILE ?= profiles/local
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): envs/cpu.txt envs/auto_lirpa.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r envs/cpu.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r envs/auto_lirpa.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+demo: setup
+	$(SMK) --profile $(PROFILE) all
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(SMK) --lint
+
+bench: setup
+	$(PY) bench/verify_throughput.py
+
+clean:
+	rm -rf results .snakemake

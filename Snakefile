@@ -1,0 +1,20 @@
+# tinyscale: every artefact of a research campaign is a file target.
+# Config: config/config.yaml (embedded default); validated against
+# workflow/schemas/config.schema.yaml before any job starts.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/robustness.smk"
+
+
+rule all:
+    input:
+        "results/robustness/sweep.csv",
+    default_target: True

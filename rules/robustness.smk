@@ -1,0 +1,103 @@
+# Seed 000: robustness verification of tiny recursive models.
+#   checkpoints -> samples -> attack per (model, eps) -> cell per (model, method, eps) -> sweep.csv
+
+
+rule train_checkpoint:
+    input:
+        data=dataset_path(),
+    output:
+        checkpoint="results/robustness/checkpoints/{model}.pt",
+        metrics="results/robustness/checkpoints/{model}.json",
+        history="results/robustness/checkpoints/{model}_history.csv",
+    params:
+        model_config=as_json(config["model"]),
+        recipe=recipe,
+        eval_attack=as_json(config["training"]["eval_attack"]),
+        validation_fraction=config["training"]["validation_fraction"],
+        seed=config["seed"],
+        device=config["device"],
+    threads: config["threads"]
+    log:
+        f"{LOGS}/robustness/train/{{model}}.log",
+    shell:
+        "{PYTHON} workflow/scripts/train.py --data {input.data} "
+        "--model-config {params.model_config:q} --recipe {params.recipe:q} "
+        "--eval-attack {params.eval_attack:q} --validation-fraction {params.validation_fraction} "
+        "--seed {params.seed} --device {params.device} --threads {threads} "
+        "--checkpoint {output.checkpoint} --metrics {output.metrics} --history {output.history} "
+        "2> {log}"
+
+
+rule select_samples:
+    input:
+        data=dataset_path(),
+    output:
+        "results/robustness/samples.npz",
+    params:
+        samples=ROB["samples"],
+        seed=config["seed"],
+    log:
+        f"{LOGS}/robustness/select_samples.log",
+    shell:
+        "{PYTHON} workflow/scripts/select_samples.py --data {input.data} "
+        "--samples {params.samples} --seed {params.seed} --out {output} 2> {log}"
+
+
+rule attack:
+    input:
+        checkpoint=rules.train_checkpoint.output.checkpoint,
+        samples=rules.select_samples.output[0],
+    output:
+        "results/robustness/attack/{model}__eps{eps}.npz",
+    params:
+        attack=as_json(ROB["attack"]),
+        batch_size=ROB["batch_size"],
+        seed=config["seed"],
+        device=config["device"],
+    threads: config["threads"]
+    log:
+        f"{LOGS}/robustness/attack/{{model}}__eps{{eps}}.log",
+    shell:
+        "{PYTHON} workflow/scripts/attack.py --checkpoint {input.checkpoint} "
+        "--samples {input.samples} --eps {wildcards.eps} --attack {params.attack:q} "
+        "--batch-size {params.batch_size} --seed {params.seed} --device {params.device} "
+        "--threads {threads} --out {output} 2> {log}"
+
+
+rule verify_cell:
+    input:
+        checkpoint=rules.train_checkpoint.output.checkpoint,
+        samples=rules.select_samples.output[0],
+        attack=rules.attack.output[0],
+        crown=crown_cell,
+    output:
+        "results/robustness/sweep/{model}__{method}__eps{eps}.csv",
+    params:
+        crown_flag=crown_flag,
+        batch_size=ROB["batch_size"],
+        timeout=ROB["timeout_s"],
+        alpha=as_json(ROB["alpha_crown"]),
+        seed=config["seed"],
+        name=config["name"],
+        device=config["device"],
+    threads: config["threads"]
+    log:
+        f"{LOGS}/robustness/verify/{{model}}__{{method}}__eps{{eps}}.log",
+    shell:
+        "{PYTHON} workflow/scripts/verify_cell.py --checkpoint {input.checkpoint} "
+        "--samples {input.samples} --attack {input.attack} {params.crown_flag} "
+        "--model-name {wildcards.model} --method {wildcards.method} --eps {wildcards.eps} "
+        "--batch-size {params.batch_size} --timeout {params.timeout} --alpha {params.alpha:q} "
+        "--seed {params.seed} --config-name {params.name} --device {params.device} "
+        "--threads {threads} --out {output} 2> {log}"
+
+
+rule merge_sweep:
+    input:
+        sweep_cells(),
+    output:
+        "results/robustness/sweep.csv",
+    log:
+        f"{LOGS}/robustness/merge_sweep.log",
+    shell:
+        "{PYTHON} workflow/scripts/merge_sweep.py --out {output} {input} 2> {log}"

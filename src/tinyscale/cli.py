@@ -1,0 +1,42 @@
+"""What every workflow script shares: common options, logging, clean errors."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Callable
+
+from .checkpoint import CheckpointError
+from .config import ConfigError
+from .idx import DataError
+from .progress import setup_logging
+
+log = logging.getLogger("tinyscale")
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def json_arg(text: str):
+    """argparse type for options that take a JSON object (from Snakemake params)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {err}") from err
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run a script's main: bad input ends with one line naming the file or key."""
+    setup_logging()
+    try:
+        main()
+    except (ConfigError, DataError, CheckpointError) as err:
+        log.error("%s", err)
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

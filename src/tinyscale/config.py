@@ -1,0 +1,93 @@
+"""Config validation: a JSON schema with defaults, and errors that name the key.
+
+``validate(config)`` fills in every default of the schema and returns the
+config, or raises ConfigError for the first problem, e.g.::
+
+    config key 'robustness.eps[1]': -0.1 is less than the minimum of 0
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _with_defaults(validator_class):
+    """A validator class that sets missing properties to their schema default."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def properties(validator, props, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in props.items():
+                if "default" in sub and key not in instance:
+                    instance[key] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, props, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": properties})
+
+
+def _key(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _message(err: jsonschema.ValidationError) -> str:
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed))
+        where = _key(list(err.absolute_path) + extra[:1])
+        return f"config key '{where}': unknown key (allowed here: {', '.join(allowed)})"
+    if err.validator == "oneOf" and err.context:
+        return _message(jsonschema.exceptions.best_match(err.context))
+    return f"config key '{_key(err.absolute_path)}': {err.message}"
+
+
+def load_schema(path: Path = SCHEMA_PATH) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def format_eps(eps: float) -> str:
+    """The eps as it appears in file names (``0.02`` -> ``"0.02"``)."""
+    return f"{eps:g}"
+
+
+def validate(config: dict, schema: dict | None = None) -> dict:
+    """Fill defaults into ``config`` (in place) and check it; returns it."""
+    schema = schema or load_schema()
+    cls = _with_defaults(jsonschema.validators.validator_for(schema))
+    # defaults go in first (this pass may report errors before all are set) ...
+    errors = list(cls(schema).iter_errors(config))
+    # ... then a clean pass reports the first error on the completed config
+    errors = errors and list(cls(schema).iter_errors(config))
+    if errors:
+        raise ConfigError(_message(jsonschema.exceptions.best_match(errors)))
+    _check_semantics(config)
+    return config
+
+
+def _check_semantics(config: dict) -> None:
+    """What a schema cannot say."""
+    labels = [format_eps(e) for e in config["robustness"]["eps"]]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"config key 'robustness.eps': values {labels} collide in file names")
+    data = config["data"]
+    if data["source"] == "mnist":
+        if not data["mnist_dir"]:
+            raise ConfigError("config key 'data.mnist_dir': required when data.source is 'mnist'")
+        if not Path(data["mnist_dir"]).is_dir():
+            raise ConfigError(f"config key 'data.mnist_dir': folder {data['mnist_dir']!r} does not exist")
+    for name, recipe in config["training"]["models"].items():
+        if recipe["select"] == "best_adversarial" and not (recipe["adversarial"] or config["training"]["eval_attack"]):
+            raise ConfigError(f"config key 'training.models.{name}.select': best_adversarial needs an attack")
+        if recipe["lr_schedule"] == "cosine" and recipe["lr_min"] > recipe["lr"]:
+            raise ConfigError(f"config key 'training.models.{name}.lr_min': larger than lr ({recipe['lr']})")

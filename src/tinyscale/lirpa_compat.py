@@ -1,0 +1,77 @@
+"""Adapt auto_LiRPA 0.3 (2022) to current torch and numpy, before it is imported.
+
+auto_LiRPA 0.3 is the only release on PyPI. It reaches three internals that
+were renamed since; each adaptation below restores the old name on top of
+the new one, so auto_LiRPA's own code runs unchanged:
+
+1. ``numpy.lib.arraysetops.isin``: the module is gone in numpy 2 (``np.isin``).
+2. ``torch.onnx.symbolic_helper._set_opset_version``: the opset now lives on
+   ``torch.onnx._internal.torchscript_exporter._globals.GLOBALS``.
+3. ``torch._C.Node.__getitem__``: attribute access by name was removed; the
+   typed accessor is found by kind (``node.f("value")``, ``node.i(...)``...).
+
+Call :func:`apply` (idempotent) and then import auto_LiRPA, or just use
+:func:`import_auto_lirpa`.
+"""
+from __future__ import annotations
+
+import sys
+import types
+
+_applied = False
+
+
+def _numpy_arraysetops() -> None:
+    import numpy as np
+
+    try:
+        import numpy.lib.arraysetops  # noqa: F401  (still present: nothing to do)
+    except ImportError:
+        shim = types.ModuleType("numpy.lib.arraysetops")
+        shim.isin = np.isin
+        sys.modules["numpy.lib.arraysetops"] = shim
+
+
+def _onnx_opset_setter() -> None:
+    import torch.onnx.symbolic_helper as helper
+
+    if hasattr(helper, "_set_opset_version"):
+        return
+    from torch.onnx._internal.torchscript_exporter._globals import GLOBALS
+
+    def _set_opset_version(opset_version: int) -> None:
+        GLOBALS.export_onnx_opset_version = opset_version
+
+    helper._set_opset_version = _set_opset_version
+
+
+def _node_getitem() -> None:
+    import torch
+
+    if hasattr(torch._C.Node, "__getitem__"):
+        return
+
+    def __getitem__(node, name: str):
+        # kindOf gives the accessor's name: "f", "i", "s", "t", "fs", "is", ...
+        return getattr(node, node.kindOf(name))(name)
+
+    torch._C.Node.__getitem__ = __getitem__
+
+
+def apply() -> None:
+    """Install the three adaptations (safe to call many times)."""
+    global _applied
+    if _applied:
+        return
+    _numpy_arraysetops()
+    _onnx_opset_setter()
+    _node_getitem()
+    _applied = True
+
+
+def import_auto_lirpa():
+    """Apply the adaptations and return the imported ``auto_LiRPA`` module."""
+    apply()
+    import auto_LiRPA
+
+    return auto_LiRPA

@@ -1,0 +1,113 @@
+"""Training of the robustness checkpoints: standard and PGD-adversarial.
+
+Adversarial training minimises ``w * CE(clean) + (1 - w) * CE(PGD)`` (the
+seed's 0.5/0.5 by default) with a real multi-step PGD; FGSM is ``steps: 1``.
+The kept weights are either the last epoch's or the epoch with the best PGD
+accuracy on a validation part carved from the training split (never the
+test split, which the sweep reports on).
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attack import margin, pgd
+from .data import Dataset
+from .models import TRMConfig, TRMMLP
+
+log = logging.getLogger("tinyscale")
+
+
+@dataclass
+class TrainResult:
+    model: TRMMLP
+    history: list[dict]     # one row per epoch
+    metrics: dict           # clean/PGD accuracy of the kept weights on the test split
+
+
+def _lr_at(recipe: dict, epoch: int, step: int, steps_per_epoch: int) -> float:
+    if recipe["lr_schedule"] == "constant":
+        return recipe["lr"]
+    progress = (epoch * steps_per_epoch + step) / max(1, recipe["epochs"] * steps_per_epoch)
+    lo, hi = recipe["lr_min"], recipe["lr"]
+    return lo + 0.5 * (hi - lo) * (1 + math.cos(math.pi * progress))
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, attack: dict | None = None,
+             batch_size: int = 1024) -> float:
+    """Clean accuracy, or PGD accuracy when ``attack`` (eps, steps, step_size) is given."""
+    correct = 0
+    for i in range(0, len(x), batch_size):
+        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+        if attack:
+            xb = pgd(model, xb, yb, attack["eps"], attack["steps"],
+                     attack["step_size"] * attack["eps"], loss="ce", stop_on_success=False).x_best
+        with torch.no_grad():
+            correct += int((model(xb).argmax(1) == yb).sum())
+    return correct / max(1, len(x))
+
+
+def train(ds: Dataset, model_cfg: dict, recipe: dict, eval_attack: dict, seed: int,
+          device: torch.device, validation_fraction: float = 0.1) -> TrainResult:
+    torch.manual_seed(seed)
+    model = TRMMLP(TRMConfig(input_dim=ds.input_dim, **model_cfg)).to(device)
+    x_all, y_all = (t.to(device) for t in ds.tensors("train"))
+    x_test, y_test = (t.to(device) for t in ds.tensors("test"))
+    order = torch.from_numpy(np.random.default_rng(seed).permutation(len(x_all)))
+    n_val = int(round(validation_fraction * len(x_all))) if recipe["select"] == "best_adversarial" else 0
+    val_idx, tr_idx = order[:n_val].to(device), order[n_val:].to(device)
+    x_tr, y_tr = x_all[tr_idx], y_all[tr_idx]
+
+    opt = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"])
+    adv = recipe.get("adversarial")
+    gen = torch.Generator().manual_seed(seed)
+    steps_per_epoch = math.ceil(len(x_tr) / recipe["batch_size"])
+    history, best = [], (-1.0, None)
+    for epoch in range(recipe["epochs"]):
+        model.train()
+        perm = torch.randperm(len(x_tr), generator=gen).to(device)
+        total_loss, seen = 0.0, 0
+        for step in range(steps_per_epoch):
+            idx = perm[step * recipe["batch_size"]:(step + 1) * recipe["batch_size"]]
+            xb, yb = x_tr[idx], y_tr[idx]
+            for group in opt.param_groups:
+                group["lr"] = _lr_at(recipe, epoch, step, steps_per_epoch)
+            loss = F.cross_entropy(model(xb), yb)
+            if adv:
+                x_adv = pgd(model, xb, yb, adv["eps"], adv["steps"], adv["step_size"] * adv["eps"],
+                            random_start=adv["random_start"], loss="ce", stop_on_success=False).x_best
+                w = adv["clean_weight"]
+                loss = w * loss + (1 - w) * F.cross_entropy(model(x_adv), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total_loss += loss.item() * len(idx)
+            seen += len(idx)
+        model.eval()
+        row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "loss": total_loss / seen,
+               "clean_acc": accuracy(model, x_test, y_test),
+               "pgd_acc": accuracy(model, x_test, y_test, eval_attack)}
+        if n_val:
+            row["val_pgd_acc"] = accuracy(model, x_all[val_idx], y_all[val_idx], eval_attack)
+            if row["val_pgd_acc"] > best[0]:
+                best = (row["val_pgd_acc"], copy.deepcopy(model.state_dict()))
+        history.append(row)
+        log.info("epoch %d/%d loss %.4f clean %.3f pgd %.3f", epoch + 1, recipe["epochs"],
+                 row["loss"], row["clean_acc"], row["pgd_acc"])
+    kept_epoch = len(history)
+    if n_val:
+        model.load_state_dict(best[1])
+        kept_epoch = 1 + [r["val_pgd_acc"] for r in history].index(best[0])
+    model.eval()
+    metrics = {"clean_acc": accuracy(model, x_test, y_test),
+               "pgd_acc": accuracy(model, x_test, y_test, eval_attack),
+               "kept_epoch": kept_epoch, "eval_attack": eval_attack,
+               "test_samples": len(x_test)}
+    return TrainResult(model.cpu(), history, metrics)

@@ -1,0 +1,245 @@
+"""Robustness verification of one (model, method, eps) cell.
+
+Verdict of a sample, in this order:
+
+- ``misclassified``: wrong at eps = 0 (neither verified nor falsified);
+- ``falsified``: PGD found a point in the clipped eps box whose prediction
+  differs from the label, re-checked on a fresh forward pass;
+- ``verified``: the certified lower bound of every margin
+  ``logit_true - logit_j`` (a C-matrix specification) is > 0 over the box;
+- ``timeout``: the per-sample budget of its batch ran out before a bound;
+- ``unknown``: none of the above.
+
+Work is shared instead of repeated: the attack of a (model, eps) pair runs
+once for all methods (its own target), samples the attack falsifies are
+never bounded, and alpha-CROWN only optimises samples that CROWN left
+undecided (CROWN's certificate already verifies the others; alpha-CROWN
+starts from CROWN's relaxation and keeps its best bound, so it could only
+tighten it). Bounds are computed in batches through one bounded module.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .attack import box, margin, pgd
+from .lirpa_compat import import_auto_lirpa
+from .progress import progress
+
+log = logging.getLogger("tinyscale")
+
+# file-name key -> (auto_LiRPA method, name in tables)
+METHODS = {
+    "ibp": ("IBP", "IBP"),
+    "crown": ("CROWN", "CROWN"),
+    "alpha-crown": ("CROWN-Optimized", "alpha-CROWN"),
+}
+VERDICTS = ("verified", "falsified", "unknown", "timeout", "misclassified")
+ROW_COLUMNS = ["sample", "label", "prediction", "verdict", "lower_bound", "attack_margin",
+               "seconds", "bound_source"]
+
+
+def margin_spec(y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """C matrix (batch, K-1, K) whose rows are e_y - e_j for every j != y."""
+    eye = torch.eye(num_classes, dtype=torch.float32, device=y.device)
+    rows = eye[y][:, None, :] - eye[None, :, :]                       # (B, K, K)
+    keep = torch.ones(len(y), num_classes, dtype=torch.bool, device=y.device)
+    keep[torch.arange(len(y)), y] = False
+    return rows[keep].view(len(y), num_classes - 1, num_classes)
+
+
+# ---------------------------------------------------------------- attack
+
+@dataclass
+class AttackResult:
+    prediction: np.ndarray     # clean prediction
+    attack_margin: np.ndarray  # lowest margin found (the clean margin if misclassified)
+    falsified: np.ndarray      # bool: a re-checked counterexample exists in the box
+    x_adv: np.ndarray          # that point (the clean input where none was searched)
+    seconds: np.ndarray        # attack time per sample (its batch's time / batch size)
+
+    def save_arrays(self) -> dict:
+        return dict(prediction=self.prediction, attack_margin=self.attack_margin,
+                    falsified=self.falsified, x_adv=self.x_adv, seconds=self.seconds)
+
+    @classmethod
+    def from_npz(cls, path) -> "AttackResult":
+        with np.load(path) as z:
+            return cls(**{k: z[k] for k in ("prediction", "attack_margin", "falsified", "x_adv", "seconds")})
+
+
+def attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, cfg: dict,
+           seed: int, sample_ids: np.ndarray, batch_size: int) -> AttackResult:
+    """PGD on every correctly classified sample, in batches.
+
+    Each sample's random starts are seeded by ``seed`` and its id, so a sample
+    gets the same attack whatever batch or process it is in.
+    """
+    n = len(x)
+    pred = np.zeros(n, np.int64)
+    best = np.zeros(n, np.float32)
+    seconds = np.zeros(n, np.float64)
+    x_adv = x.clone()
+    batches = range(0, n, batch_size)
+    for i in progress(batches, f"attack eps={eps:g}"):
+        t0 = time.perf_counter()
+        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+        with torch.no_grad():
+            logits = model(xb)
+        pred[i:i + len(xb)] = logits.argmax(1).cpu().numpy()
+        best[i:i + len(xb)] = margin(logits, yb).cpu().numpy()
+        right = torch.from_numpy(pred[i:i + len(xb)]).to(yb.device) == yb
+        if right.any() and eps > 0:
+            ids = [seed * 1_000_003 + int(s) for s in sample_ids[i:i + len(xb)][right.cpu().numpy()]]
+            res = pgd(model, xb[right], yb[right], eps, cfg["steps"], cfg["step_size"] * eps,
+                      restarts=cfg["restarts"], seeds=ids)
+            rows = torch.nonzero(right).squeeze(1) + i
+            x_adv[rows] = res.x_best
+            best[rows.cpu().numpy()] = res.best_margin.cpu().numpy()
+        seconds[i:i + len(xb)] = (time.perf_counter() - t0) / len(xb)
+    falsified = recheck(model, x, y, x_adv, eps) & (pred == y.cpu().numpy())
+    return AttackResult(pred, best, falsified, x_adv.cpu().numpy(), seconds)
+
+
+def recheck(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_adv: torch.Tensor,
+            eps: float) -> np.ndarray:
+    """True where ``x_adv`` lies in the clipped box and its prediction differs from ``y``."""
+    lo, hi = box(x, eps)
+    with torch.no_grad():
+        changed = model(x_adv).argmax(1) != y
+    inside = ((x_adv >= lo) & (x_adv <= hi)).flatten(1).all(1)
+    return (changed & inside).cpu().numpy()
+
+
+# ---------------------------------------------------------------- bounds
+
+class BoundTimeout(Exception):
+    pass
+
+
+@contextmanager
+def deadline(seconds: float | None):
+    """Raise BoundTimeout in this (main) thread after ``seconds`` of wall time."""
+    if not seconds or seconds <= 0:
+        yield
+        return
+
+    def _expire(signum, frame):
+        raise BoundTimeout()
+
+    previous = signal.signal(signal.SIGALRM, _expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class Bounder:
+    """One auto_LiRPA bounded module of a model, reused for every batch."""
+
+    def __init__(self, model: nn.Module, input_dim: int, method: str, alpha_opts: dict | None = None,
+                 device: torch.device | str = "cpu"):
+        import_auto_lirpa()
+        from auto_LiRPA import BoundedModule
+
+        self.method = method
+        self.lirpa_method = METHODS[method][0]
+        opts = {"sparse_features_alpha": False, "sparse_spec_alpha": False}  # 0.3's sparse alphas crash on this model
+        if method == "alpha-crown":
+            a = alpha_opts or {}
+            opts["optimize_bound_args"] = {
+                "iteration": a.get("iterations", 20),
+                "lr_alpha": a.get("lr", 0.5),
+                # a sample whose every margin is already certified stops optimising
+                "stop_criterion_func": lambda lb: (lb > 0).all(dim=1, keepdim=True),
+            }
+        self.num_classes = model(torch.zeros(1, input_dim, device=device)).shape[1]
+        self.module = BoundedModule(model, torch.zeros(1, input_dim, device=device),
+                                    bound_opts=opts, device=str(device), verbose=False)
+
+    def worst_margin_lower_bound(self, x: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:
+        """Certified lower bound of min_j (logit_y - logit_j) over the clipped box, per sample."""
+        from auto_LiRPA import BoundedTensor
+        from auto_LiRPA.perturbations import PerturbationLpNorm
+
+        lo, hi = box(x, eps)
+        bx = BoundedTensor(x, PerturbationLpNorm(norm=float("inf"), x_L=lo, x_U=hi))
+        spec = margin_spec(y, self.num_classes)
+        if self.method == "alpha-crown":
+            lb, _ = self.module.compute_bounds(x=(bx,), C=spec, method=self.lirpa_method,
+                                               bound_upper=False)
+        else:
+            with torch.no_grad():
+                lb, _ = self.module.compute_bounds(x=(bx,), C=spec, method=self.lirpa_method,
+                                                   bound_upper=False)
+        return lb.detach().min(dim=1).values
+
+
+# ---------------------------------------------------------------- a cell
+
+def run_cell(bounder: Bounder, x: torch.Tensor, y: torch.Tensor, eps: float, atk: AttackResult,
+             batch_size: int, timeout_s: float | None, crown_rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Rows (see ROW_COLUMNS) of one cell, in sample order.
+
+    ``crown_rows``: the CROWN cell of the same model and eps, given to the
+    alpha-CROWN cell so that CROWN-verified samples are not optimised again.
+    """
+    n = len(x)
+    labels = y.cpu().numpy()
+    verdict = np.full(n, "unknown", dtype=object)
+    lower = np.full(n, np.nan)
+    seconds = atk.seconds.copy()
+    source = np.full(n, "", dtype=object)
+    verdict[atk.prediction != labels] = "misclassified"
+    verdict[atk.falsified] = "falsified"
+    todo = np.flatnonzero(verdict == "unknown")
+    if crown_rows is not None:
+        reuse = crown_rows["verdict"].to_numpy()[todo] == "verified"
+        done = todo[reuse]
+        verdict[done] = "verified"
+        lower[done] = crown_rows["lower_bound"].to_numpy()[done]
+        seconds[done] = crown_rows["seconds"].to_numpy()[done]
+        source[done] = METHODS["crown"][1]
+        todo = todo[~reuse]
+    name = METHODS[bounder.method][1]
+    batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
+    for rows in progress(batches, f"{name} eps={eps:g}"):
+        idx = torch.from_numpy(rows).to(x.device)
+        t0 = time.perf_counter()
+        try:
+            with deadline(timeout_s * len(rows) if timeout_s else None):
+                lb = bounder.worst_margin_lower_bound(x[idx], y[idx], eps).cpu().numpy()
+        except BoundTimeout:
+            verdict[rows] = "timeout"
+            log.warning("%s eps=%g: a batch of %d samples ran out of its %.0f s budget",
+                        name, eps, len(rows), timeout_s * len(rows))
+            lb = None
+        seconds[rows] += (time.perf_counter() - t0) / len(rows)
+        if lb is not None:
+            lower[rows] = lb
+            verdict[rows] = np.where(lb > 0, "verified", "unknown")
+            source[rows] = name
+    return pd.DataFrame({
+        "sample": np.arange(n), "label": labels, "prediction": atk.prediction,
+        "verdict": verdict, "lower_bound": lower, "attack_margin": atk.attack_margin,
+        "seconds": seconds, "bound_source": source,
+    })
+
+
+def summarize(rows: pd.DataFrame) -> dict:
+    """Verdict counts and mean time of one cell's rows."""
+    counts = rows["verdict"].value_counts()
+    out = {v: int(counts.get(v, 0)) for v in VERDICTS}
+    out["total"] = len(rows)
+    out["avg_time_s"] = float(rows["seconds"].mean()) if len(rows) else 0.0
+    return out
