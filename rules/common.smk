@@ -23,8 +23,10 @@ wildcard_constraints:
     eps="|".join(e.replace(".", r"\.") for e in EPS),
 
 
-# The interpreter running Snakemake (the project's venv) runs every script.
+# The interpreter running Snakemake (the project's venv) runs every script;
+# scripts are found from the Snakefile, so any working directory (-d) works.
 PYTHON = sys.executable
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 
 
 def as_json(value):

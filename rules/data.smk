@@ -8,6 +8,6 @@ rule prepare_data:
     log:
         f"{LOGS}/data/{{source}}.log",
     shell:
-        "{PYTHON} workflow/scripts/prepare_data.py --source {wildcards.source} "
+        "{PYTHON} {SCRIPTS}/prepare_data.py --source {wildcards.source} "
         "--mnist-dir '{params.mnist_dir}' --test-fraction {params.test_fraction} "
         "--seed {params.seed} --out {output} 2> {log}"

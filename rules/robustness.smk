@@ -20,7 +20,7 @@ rule train_checkpoint:
     log:
         f"{LOGS}/robustness/train/{{model}}.log",
     shell:
-        "{PYTHON} workflow/scripts/train.py --data {input.data} "
+        "{PYTHON} {SCRIPTS}/train.py --data {input.data} "
         "--model-config {params.model_config:q} --recipe {params.recipe:q} "
         "--eval-attack {params.eval_attack:q} --validation-fraction {params.validation_fraction} "
         "--seed {params.seed} --device {params.device} --threads {threads} "
@@ -39,7 +39,7 @@ rule select_samples:
     log:
         f"{LOGS}/robustness/select_samples.log",
     shell:
-        "{PYTHON} workflow/scripts/select_samples.py --data {input.data} "
+        "{PYTHON} {SCRIPTS}/select_samples.py --data {input.data} "
         "--samples {params.samples} --seed {params.seed} --out {output} 2> {log}"
 
 
@@ -58,7 +58,7 @@ rule attack:
     log:
         f"{LOGS}/robustness/attack/{{model}}__eps{{eps}}.log",
     shell:
-        "{PYTHON} workflow/scripts/attack.py --checkpoint {input.checkpoint} "
+        "{PYTHON} {SCRIPTS}/attack.py --checkpoint {input.checkpoint} "
         "--samples {input.samples} --eps {wildcards.eps} --attack {params.attack:q} "
         "--batch-size {params.batch_size} --seed {params.seed} --device {params.device} "
         "--threads {threads} --out {output} 2> {log}"
@@ -84,7 +84,7 @@ rule verify_cell:
     log:
         f"{LOGS}/robustness/verify/{{model}}__{{method}}__eps{{eps}}.log",
     shell:
-        "{PYTHON} workflow/scripts/verify_cell.py --checkpoint {input.checkpoint} "
+        "{PYTHON} {SCRIPTS}/verify_cell.py --checkpoint {input.checkpoint} "
         "--samples {input.samples} --attack {input.attack} {params.crown_flag} "
         "--model-name {wildcards.model} --method {wildcards.method} --eps {wildcards.eps} "
         "--batch-size {params.batch_size} --timeout {params.timeout} --alpha {params.alpha:q} "
@@ -100,4 +100,4 @@ rule merge_sweep:
     log:
         f"{LOGS}/robustness/merge_sweep.log",
     shell:
-        "{PYTHON} workflow/scripts/merge_sweep.py --out {output} {input} 2> {log}"
+        "{PYTHON} {SCRIPTS}/merge_sweep.py --out {output} {input} 2> {log}"

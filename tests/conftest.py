@@ -1,0 +1,39 @@
+"""Shared fixtures: a small digits split and two quickly trained TRM-MLPs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tinyscale.data import load_digits_split, select_samples
+from tinyscale.train import train
+
+torch.set_num_threads(2)
+
+EVAL_ATTACK = {"eps": 0.1, "steps": 5, "step_size": 0.25}
+RECIPE = {"epochs": 12, "batch_size": 32, "lr": 3e-3, "lr_schedule": "cosine", "lr_min": 1e-5,
+          "weight_decay": 0.01, "adversarial": None, "select": "last"}
+ADV_RECIPE = {**RECIPE, "select": "best_adversarial",
+              "adversarial": {"eps": 0.1, "steps": 3, "step_size": 0.5, "random_start": True,
+                              "clean_weight": 0.5}}
+
+
+@pytest.fixture(scope="session")
+def digits():
+    return load_digits_split(0.2, 0)
+
+
+@pytest.fixture(scope="session")
+def models(digits):
+    """name -> trained model (eval mode), standard and adversarial."""
+    cpu = torch.device("cpu")
+    return {"std": train(digits, {}, RECIPE, EVAL_ATTACK, 0, cpu).model.eval(),
+            "adv": train(digits, {}, ADV_RECIPE, EVAL_ATTACK, 0, cpu).model.eval()}
+
+
+@pytest.fixture(scope="session")
+def samples(digits):
+    """(x, y, ids): 24 test samples chosen by the pipeline's rule."""
+    x, y = digits.tensors("test")
+    ids = select_samples(len(y), 24, 0)
+    return x[ids], y[ids], np.arange(len(ids))
