@@ -23,10 +23,15 @@ wildcard_constraints:
     eps="|".join(e.replace(".", r"\.") for e in EPS),
 
 
-# The interpreter running Snakemake (the project's venv) runs every script;
-# scripts are found from the Snakefile, so any working directory (-d) works.
-PYTHON = sys.executable
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+ENV = "../envs/conda.yaml"
+
+
+def script(name):
+    """The command that runs workflow/scripts/<name>: the interpreter running
+    Snakemake (the project's venv) and the script's path from the Snakefile, so
+    that any working directory (-d) works. Rules take it through params."""
+    return f"{sys.executable} {SCRIPTS / name}"
 
 
 def as_json(value):

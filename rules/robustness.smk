@@ -10,6 +10,7 @@ rule train_checkpoint:
         metrics="results/robustness/checkpoints/{model}.json",
         history="results/robustness/checkpoints/{model}_history.csv",
     params:
+        cmd=script("train.py"),
         model_config=as_json(config["model"]),
         recipe=recipe,
         eval_attack=as_json(config["training"]["eval_attack"]),
@@ -19,8 +20,10 @@ rule train_checkpoint:
     threads: config["threads"]
     log:
         f"{LOGS}/robustness/train/{{model}}.log",
+    conda:
+        ENV
     shell:
-        "{PYTHON} {SCRIPTS}/train.py --data {input.data} "
+        "{params.cmd} --data {input.data} "
         "--model-config {params.model_config:q} --recipe {params.recipe:q} "
         "--eval-attack {params.eval_attack:q} --validation-fraction {params.validation_fraction} "
         "--seed {params.seed} --device {params.device} --threads {threads} "
@@ -34,12 +37,15 @@ rule select_samples:
     output:
         "results/robustness/samples.npz",
     params:
+        cmd=script("select_samples.py"),
         samples=ROB["samples"],
         seed=config["seed"],
     log:
         f"{LOGS}/robustness/select_samples.log",
+    conda:
+        ENV
     shell:
-        "{PYTHON} {SCRIPTS}/select_samples.py --data {input.data} "
+        "{params.cmd} --data {input.data} "
         "--samples {params.samples} --seed {params.seed} --out {output} 2> {log}"
 
 
@@ -50,6 +56,7 @@ rule attack:
     output:
         "results/robustness/attack/{model}__eps{eps}.npz",
     params:
+        cmd=script("attack.py"),
         attack=as_json(ROB["attack"]),
         batch_size=ROB["batch_size"],
         seed=config["seed"],
@@ -57,8 +64,10 @@ rule attack:
     threads: config["threads"]
     log:
         f"{LOGS}/robustness/attack/{{model}}__eps{{eps}}.log",
+    conda:
+        ENV
     shell:
-        "{PYTHON} {SCRIPTS}/attack.py --checkpoint {input.checkpoint} "
+        "{params.cmd} --checkpoint {input.checkpoint} "
         "--samples {input.samples} --eps {wildcards.eps} --attack {params.attack:q} "
         "--batch-size {params.batch_size} --seed {params.seed} --device {params.device} "
         "--threads {threads} --out {output} 2> {log}"
@@ -73,6 +82,7 @@ rule verify_cell:
     output:
         "results/robustness/sweep/{model}__{method}__eps{eps}.csv",
     params:
+        cmd=script("verify_cell.py"),
         crown_flag=crown_flag,
         batch_size=ROB["batch_size"],
         timeout=ROB["timeout_s"],
@@ -83,8 +93,10 @@ rule verify_cell:
     threads: config["threads"]
     log:
         f"{LOGS}/robustness/verify/{{model}}__{{method}}__eps{{eps}}.log",
+    conda:
+        ENV
     shell:
-        "{PYTHON} {SCRIPTS}/verify_cell.py --checkpoint {input.checkpoint} "
+        "{params.cmd} --checkpoint {input.checkpoint} "
         "--samples {input.samples} --attack {input.attack} {params.crown_flag} "
         "--model-name {wildcards.model} --method {wildcards.method} --eps {wildcards.eps} "
         "--batch-size {params.batch_size} --timeout {params.timeout} --alpha {params.alpha:q} "
@@ -97,7 +109,11 @@ rule merge_sweep:
         sweep_cells(),
     output:
         "results/robustness/sweep.csv",
+    params:
+        cmd=script("merge_sweep.py"),
     log:
         f"{LOGS}/robustness/merge_sweep.log",
+    conda:
+        ENV
     shell:
-        "{PYTHON} {SCRIPTS}/merge_sweep.py --out {output} {input} 2> {log}"
+        "{params.cmd} --out {output} {input} 2> {log}"

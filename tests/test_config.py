@@ -1,0 +1,55 @@
+"""The config schema: defaults filled in, bad values stopped with the key named."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tinyscale.config import ConfigError, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_are_filled_in():
+    cfg = validate({})
+    assert cfg["robustness"]["methods"] == ["ibp", "crown", "alpha-crown"]
+    assert cfg["training"]["models"]["trm_std"]["epochs"] == 60
+    assert cfg["robustness"]["attack"]["restarts"] == 1
+
+
+def test_shipped_configs_validate(tmp_path):
+    validate(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
+    paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    paper["data"]["mnist_dir"] = str(tmp_path)  # the real folder is the user's
+    assert validate(paper)["robustness"]["samples"] == 512
+
+
+BAD = [
+    ({"robustness": {"epz": [0.1]}}, "robustness.epz"),
+    ({"robustness": {"eps": [0.1, -0.1]}}, "robustness.eps[1]"),
+    ({"robustness": {"eps": [0.1, 0.1]}}, "robustness.eps"),
+    ({"robustness": {"eps": [0.1, 0.10000001]}}, "robustness.eps"),
+    ({"robustness": {"samples": 0}}, "robustness.samples"),
+    ({"robustness": {"samples": "many"}}, "robustness.samples"),
+    ({"robustness": {"methods": ["crown", "beta-crown"]}}, "robustness.methods[1]"),
+    ({"seed": -1}, "seed"),
+    ({"device": "tpu"}, "device"),
+    ({"data": {"source": "mnist"}}, "data.mnist_dir"),
+    ({"data": {"source": "mnist", "mnist_dir": "/no/such/folder"}}, "data.mnist_dir"),
+    ({"training": {"models": {"m": {"lr": "fast"}}}}, "training.models.m.lr"),
+    ({"training": {"models": {"m": {"adversarial": {"eps": 2, "steps": 1, "step_size": 1}}}}},
+     "training.models.m.adversarial.eps"),
+    ({"training": {"models": {"m": {"adversarial": {"eps": 0.1, "steps": 1}}}}},
+     "training.models.m.adversarial"),
+    ({"training": {"models": {"bad__name": {}}}}, "training.models"),
+    ({"training": {"models": {"m": {"lr": 1e-4, "lr_min": 1e-3}}}}, "training.models.m.lr_min"),
+]
+
+
+@pytest.mark.parametrize("bad,key", BAD, ids=[k for _, k in BAD])
+def test_bad_values_name_their_key(bad, key):
+    with pytest.raises(ConfigError) as err:
+        validate(copy.deepcopy(bad))
+    assert f"'{key}" in str(err.value)
