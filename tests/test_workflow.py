@@ -1,0 +1,124 @@
+"""The pipeline end to end through Snakemake on a tiny config."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--cores", "2"]
+
+TINY = {
+    "name": "tiny",
+    "threads": 1,
+    "model": {"hidden": 32, "mlp_hidden": 64},
+    "training": {
+        "eval_attack": {"eps": 0.1, "steps": 2, "step_size": 0.5},
+        "models": {
+            "trm_std": {"epochs": 3},
+            "trm_adv": {"epochs": 3, "adversarial": {"eps": 0.1, "steps": 2, "step_size": 0.5},
+                        "select": "best_adversarial"},
+        },
+    },
+    "robustness": {"samples": 8, "eps": [0.05], "batch_size": 4, "attack": {"steps": 5},
+                   "alpha_crown": {"iterations": 3}},
+}
+
+
+def smk(workdir: Path, config: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    cfg = workdir / "config.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    proc = subprocess.run([*SNAKEMAKE, "-d", str(workdir), *args, "--configfile", str(cfg)],
+                          capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """Job counts from a dry run's 'Job stats' table."""
+    text = proc.stdout + proc.stderr
+    if "Nothing to be done" in text:
+        return {}
+    table = text.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:]
+    return {name: int(count) for name, count in (line.split() for line in table) if name != "total"}
+
+
+@pytest.fixture(scope="module")
+def complete_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("run")
+    smk(workdir, TINY, "all")
+    return workdir
+
+
+def test_all_produces_the_merged_sweep(complete_run):
+    table = pd.read_csv(complete_run / "results/robustness/sweep.csv")
+    assert list(table.columns) == ["model", "epsilon", "verified", "falsified", "total", "avg_time_s",
+                                   "avg_mem_MB", "bound", "unknown", "timeout", "misclassified"]
+    assert len(table) == 2 * 3
+    assert set(table["bound"]) == {"IBP", "CROWN", "alpha-CROWN"}
+    counts = table[["verified", "falsified", "unknown", "timeout", "misclassified"]].sum(axis=1)
+    assert (counts == table["total"]).all() and (table["total"] == 8).all()
+    assert (table["avg_mem_MB"] > 0).all()
+    cell = pd.read_csv(complete_run / "results/robustness/sweep/trm_adv__crown__eps0.05.csv")
+    assert list(cell["sample"]) == list(range(8))
+    assert {"label", "prediction", "verdict", "lower_bound", "attack_margin", "seconds"} <= set(cell.columns)
+
+
+def test_every_rule_wrote_a_log(complete_run):
+    logs = sorted(p.relative_to(complete_run / "results/logs").as_posix()
+                  for p in (complete_run / "results/logs").rglob("*.log"))
+    assert "data/digits.log" in logs and "robustness/train/trm_adv.log" in logs
+    assert "robustness/verify/trm_std__alpha-crown__eps0.05.log" in logs
+    assert "epoch 3/3" in (complete_run / "results/logs/robustness/train/trm_adv.log").read_text()
+
+
+def test_checkpoints_and_their_records(complete_run):
+    from tinyscale import load_checkpoint
+    import json
+    ckpt = complete_run / "results/robustness/checkpoints"
+    model = load_checkpoint(ckpt / "trm_adv.pt")
+    assert not model.training
+    metrics = json.loads((ckpt / "trm_adv.json").read_text())
+    assert 0 <= metrics["clean_acc"] <= 1 and 0 <= metrics["pgd_acc"] <= 1
+    history = pd.read_csv(ckpt / "trm_adv_history.csv")
+    assert list(history["epoch"]) == [1, 2, 3]
+    assert {"loss", "clean_acc", "pgd_acc"} <= set(history.columns)
+
+
+def test_nothing_to_do_after_a_complete_run(complete_run):
+    assert planned_jobs(smk(complete_run, TINY, "-n", "all")) == {}
+
+
+def test_new_eps_runs_only_new_cells(complete_run):
+    wider = {**TINY, "robustness": {**TINY["robustness"], "eps": [0.05, 0.1]}}
+    jobs = planned_jobs(smk(complete_run, wider, "-n", "all"))
+    assert jobs == {"attack": 2, "verify_cell": 6, "merge_sweep": 1, "all": 1}
+
+
+def test_targeted_rebuild_builds_only_what_the_file_needs(tmp_path):
+    target = "results/robustness/sweep/trm_adv__crown__eps0.05.csv"
+    jobs = planned_jobs(smk(tmp_path, TINY, "-n", target))
+    assert jobs == {"prepare_data": 1, "train_checkpoint": 1, "select_samples": 1, "attack": 1,
+                    "verify_cell": 1}
+
+
+@pytest.mark.parametrize("bad,key", [
+    ({"robustness": {"eps": [-0.1]}}, "robustness.eps[0]"),
+    ({"robustness": {"smaples": 8}}, "robustness.smaples"),
+    ({"threads": "two"}, "threads"),
+])
+def test_bad_config_stops_before_any_job(tmp_path, bad, key):
+    proc = smk(tmp_path, bad, "all", check=False)
+    assert proc.returncode != 0
+    assert f"config key '{key}'" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_lint_is_clean():
+    proc = subprocess.run([*SNAKEMAKE, "--lint"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
