@@ -20,7 +20,7 @@ def _read_bytes(path: Path) -> bytes:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
+    if path.suffix == ".gz" or raw[:2] == b"\x1f\x8b":
         try:
             return gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as err:
@@ -29,6 +29,7 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def read_idx(path: str | Path) -> np.ndarray:
+    """The array stored in one IDX file (plain or gzipped), in native byte order."""
     path = Path(path)
     raw = _read_bytes(path)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _TYPES:
@@ -47,6 +48,7 @@ def read_idx(path: str | Path) -> np.ndarray:
 
 
 def find_idx_file(folder: str | Path, stem: str) -> Path:
+    """``stem`` (or its ``.idx`` spelling, e.g. train-images.idx3-ubyte), plain or ``.gz``."""
     folder = Path(folder)
     dotted = stem.replace("-idx", ".idx", 1)
     candidates = [folder / n for s in dict.fromkeys([stem, dotted]) for n in (s, s + ".gz")]
