@@ -184,3 +184,13 @@ def test_wrong_rank_or_dtype(tmp_path):
     with pytest.raises(DataError, match="1-D uint8") as err:
         load_mnist(tmp_path)
     assert str(lab) in str(err.value)
+
+
+def test_prepared_mnist_dataset_is_flat_and_scaled(tmp_path):
+    from tinyscale.data import prepare
+    parts = _fake_mnist(tmp_path)
+    ds = prepare({"source": "mnist", "mnist_dir": str(tmp_path), "test_fraction": 0.2}, seed=0)
+    assert ds.image_shape == (4, 4) and ds.input_dim == 16
+    assert np.array_equal(ds.x_train, parts["x_train"].reshape(len(parts["x_train"]), -1))
+    x, y = ds.tensors("test")
+    assert float(x.max()) <= 1.0 and np.array_equal(y.numpy(), parts["y_test"])

@@ -160,8 +160,10 @@ class Bounder:
             opts["optimize_bound_args"] = {
                 "iteration": a.get("iterations", 20),
                 "lr_alpha": a.get("lr", 0.5),
-                # a sample whose every margin is already certified stops optimising
+                # a sample whose every margin is already certified stops optimising,
+                # and leaves the batch (same bounds for the others, less work)
                 "stop_criterion_func": lambda lb: (lb > 0).all(dim=1, keepdim=True),
+                "pruning_in_iteration": True,
             }
         self.num_classes = model(torch.zeros(1, input_dim, device=device)).shape[1]
         self.module = BoundedModule(model, torch.zeros(1, input_dim, device=device),
@@ -211,7 +213,7 @@ def run_cell(bounder: Bounder, x: torch.Tensor, y: torch.Tensor, eps: float, atk
         seconds[done] = crown_rows["seconds"].to_numpy()[done]
         source[done] = METHODS["crown"][1]
         todo = todo[~reuse]
-    name = METHODS[bounder.method][1]
+    name = METHODS[bounder.method][1] if len(todo) else ""
     batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
     for rows in progress(batches, f"{name} eps={eps:g}"):
         idx = torch.from_numpy(rows).to(x.device)

@@ -2,7 +2,7 @@
 import pandas as pd
 
 from tinyscale import cli, io
-from tinyscale.verify import summarize
+from tinyscale.verify import METHODS, summarize
 
 COLUMNS = ["model", "epsilon", "verified", "falsified", "total", "avg_time_s", "avg_mem_MB", "bound",
            "unknown", "timeout", "misclassified"]
@@ -19,7 +19,10 @@ def main() -> None:
         rows.append({"model": cell["model"].iat[0], "epsilon": cell["epsilon"].iat[0],
                      "bound": cell["method"].iat[0], "avg_mem_MB": cell["peak_mem_mb"].max(),
                      **summarize(cell)})
-    table = pd.DataFrame(rows, columns=COLUMNS).sort_values(["model", "bound", "epsilon"])
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    order = [name for _, name in METHODS.values()]  # IBP, CROWN, alpha-CROWN
+    table = table.sort_values(["model", "bound", "epsilon"], key=lambda col: (
+        col.map(order.index) if col.name == "bound" else col), kind="stable")
     table["avg_time_s"] = table["avg_time_s"].round(5)
     io.write_csv(a.out, table)
     cli.log.info("%d cells merged into %s", len(table), a.out)
