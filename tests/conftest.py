@@ -11,7 +11,7 @@ from tinyscale.train import train
 torch.set_num_threads(2)
 
 EVAL_ATTACK = {"eps": 0.1, "steps": 5, "step_size": 0.25}
-RECIPE = {"epochs": 12, "batch_size": 32, "lr": 3e-3, "lr_schedule": "cosine", "lr_min": 1e-5,
+RECIPE = {"epochs": 30, "batch_size": 32, "lr": 3e-3, "lr_schedule": "cosine", "lr_min": 1e-5,
           "weight_decay": 0.01, "adversarial": None, "select": "last"}
 ADV_RECIPE = {**RECIPE, "select": "best_adversarial",
               "adversarial": {"eps": 0.1, "steps": 3, "step_size": 0.5, "random_start": True,
