@@ -35,7 +35,7 @@ import yaml
 from tinyscale.checkpoint import load_checkpoint
 from tinyscale.config import format_eps, validate
 from tinyscale.data import load_samples
-from tinyscale.verify import METHODS, AttackResult, Bounder, attack, run_cell
+from tinyscale.verify import METHODS, Bounder, attack, run_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 

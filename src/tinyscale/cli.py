@@ -31,6 +31,19 @@ def json_arg(text: str):
         raise argparse.ArgumentTypeError(f"not valid JSON: {err}") from err
 
 
+def model_and_samples(args: argparse.Namespace):
+    """Set threads and device from the common options; load ``--checkpoint`` and
+    ``--samples`` onto that device. Returns (device, model, x, y)."""
+    from . import data, runtime
+    from .checkpoint import load_checkpoint
+
+    runtime.set_threads(args.threads)
+    device = runtime.pick_device(args.device)
+    model = load_checkpoint(args.checkpoint, device)
+    x, y, _ = data.load_samples(args.samples)
+    return device, model, x.to(device), y.to(device)
+
+
 def run(main: Callable[[], None]) -> None:
     """Run a script's main: bad input ends with one line naming the file or key."""
     setup_logging()

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attack import margin, pgd
+from .attack import pgd
 from .data import Dataset
 from .models import TRMConfig, TRMMLP
 

@@ -23,7 +23,7 @@ import logging
 import signal
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -67,13 +67,12 @@ class AttackResult:
     seconds: np.ndarray        # attack time per sample (its batch's time / batch size)
 
     def save_arrays(self) -> dict:
-        return dict(prediction=self.prediction, attack_margin=self.attack_margin,
-                    falsified=self.falsified, x_adv=self.x_adv, seconds=self.seconds)
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_npz(cls, path) -> "AttackResult":
         with np.load(path) as z:
-            return cls(**{k: z[k] for k in ("prediction", "attack_margin", "falsified", "x_adv", "seconds")})
+            return cls(**{f.name: z[f.name] for f in fields(cls)})
 
 
 def attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, cfg: dict,

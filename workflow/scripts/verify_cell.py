@@ -1,8 +1,7 @@
 """Verify one sweep cell (model, method, eps): one row per sample."""
 import pandas as pd
 
-from tinyscale import cli, data, io, runtime
-from tinyscale.checkpoint import load_checkpoint
+from tinyscale import cli, io, runtime
 from tinyscale.verify import AttackResult, Bounder, METHODS, run_cell
 
 
@@ -21,11 +20,7 @@ def main() -> None:
     p.add_argument("--config-name", default="default")
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    runtime.set_threads(a.threads)
-    device = runtime.pick_device(a.device)
-    model = load_checkpoint(a.checkpoint, device)
-    x, y, _ = data.load_samples(a.samples)
-    x, y = x.to(device), y.to(device)
+    device, model, x, y = cli.model_and_samples(a)
     atk = AttackResult.from_npz(a.attack)
     crown = pd.read_csv(a.crown_cell) if a.crown_cell else None
     bounder = Bounder(model, x.shape[1], a.method, a.alpha, device)
