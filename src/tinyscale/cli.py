@@ -32,16 +32,19 @@ def json_arg(text: str):
 
 
 def model_and_samples(args: argparse.Namespace):
-    """Set threads and device from the common options; load ``--checkpoint`` and
-    ``--samples`` onto that device. Returns (device, model, x, y)."""
-    from . import data, runtime
+    """Join the launcher's process group (if any), set threads, and load
+    ``--checkpoint`` and ``--samples`` onto this rank's device.
+
+    Returns (world, model, x, y).
+    """
+    from . import data, dist, runtime
     from .checkpoint import load_checkpoint
 
     runtime.set_threads(args.threads)
-    device = runtime.pick_device(args.device)
-    model = load_checkpoint(args.checkpoint, device)
+    world = dist.init(args.device)
+    model = load_checkpoint(args.checkpoint, world.device)
     x, y, _ = data.load_samples(args.samples)
-    return device, model, x.to(device), y.to(device)
+    return world, model, x.to(world.device), y.to(world.device)
 
 
 def run(main: Callable[[], None]) -> None:

@@ -74,36 +74,56 @@ class AttackResult:
         with np.load(path) as z:
             return cls(**{f.name: z[f.name] for f in fields(cls)})
 
+    @classmethod
+    def merge(cls, parts: list[tuple[np.ndarray, "AttackResult"]]) -> "AttackResult":
+        """One result from (rows computed, result) pairs of several processes."""
+        merged = cls(**{f.name: getattr(parts[0][1], f.name).copy() for f in fields(cls)})
+        for rows, part in parts:
+            for f in fields(cls):
+                getattr(merged, f.name)[rows] = getattr(part, f.name)[rows]
+        return merged
+
+
+def batches_of(indices: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Consecutive batches of ``indices``. Batches, not samples, are what ranks
+    share out, so every sample is computed in the same batch whatever the
+    number of processes (a batch's neighbours can nudge alpha-CROWN's optimiser)."""
+    return [indices[i:i + batch_size] for i in range(0, len(indices), batch_size)]
+
 
 def attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, cfg: dict,
-           seed: int, sample_ids: np.ndarray, batch_size: int) -> AttackResult:
+           seed: int, sample_ids: np.ndarray, batch_size: int,
+           batches: list[np.ndarray] | None = None) -> AttackResult:
     """PGD on every correctly classified sample, in batches.
 
     Each sample's random starts are seeded by ``seed`` and its id, so a sample
-    gets the same attack whatever batch or process it is in.
+    gets the same attack whatever batch or process it is in. ``batches``: the
+    ones this process computes (a rank's shard of ``batches_of``; default all);
+    rows of the others keep placeholder values, for :meth:`AttackResult.merge`.
     """
     n = len(x)
     pred = np.zeros(n, np.int64)
     best = np.zeros(n, np.float32)
     seconds = np.zeros(n, np.float64)
     x_adv = x.clone()
-    batches = range(0, n, batch_size)
-    for i in progress(batches, f"attack eps={eps:g}"):
+    if batches is None:
+        batches = batches_of(np.arange(n), batch_size)
+    for rows in progress(batches, f"attack eps={eps:g}"):
         t0 = time.perf_counter()
-        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+        idx = torch.from_numpy(rows).to(x.device)
+        xb, yb = x[idx], y[idx]
         with torch.no_grad():
             logits = model(xb)
-        pred[i:i + len(xb)] = logits.argmax(1).cpu().numpy()
-        best[i:i + len(xb)] = margin(logits, yb).cpu().numpy()
-        right = torch.from_numpy(pred[i:i + len(xb)]).to(yb.device) == yb
+        pred[rows] = logits.argmax(1).cpu().numpy()
+        best[rows] = margin(logits, yb).cpu().numpy()
+        right = logits.argmax(1) == yb
         if right.any() and eps > 0:
-            ids = [seed * 1_000_003 + int(s) for s in sample_ids[i:i + len(xb)][right.cpu().numpy()]]
+            ids = [seed * 1_000_003 + int(s) for s in sample_ids[rows][right.cpu().numpy()]]
             res = pgd(model, xb[right], yb[right], eps, cfg["steps"], cfg["step_size"] * eps,
                       restarts=cfg["restarts"], seeds=ids)
-            rows = torch.nonzero(right).squeeze(1) + i
-            x_adv[rows] = res.x_best
-            best[rows.cpu().numpy()] = res.best_margin.cpu().numpy()
-        seconds[i:i + len(xb)] = (time.perf_counter() - t0) / len(xb)
+            x_adv[idx[right]] = res.x_best
+            best[rows[right.cpu().numpy()]] = res.best_margin.cpu().numpy()
+        seconds[rows] = (time.perf_counter() - t0) / len(rows)
     falsified = recheck(model, x, y, x_adv, eps) & (pred == y.cpu().numpy())
     return AttackResult(pred, best, falsified, x_adv.cpu().numpy(), seconds)
 
@@ -188,53 +208,60 @@ class Bounder:
 
 # ---------------------------------------------------------------- a cell
 
-def run_cell(bounder: Bounder, x: torch.Tensor, y: torch.Tensor, eps: float, atk: AttackResult,
-             batch_size: int, timeout_s: float | None, crown_rows: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Rows (see ROW_COLUMNS) of one cell, in sample order.
+def plan_cell(x: torch.Tensor, y: torch.Tensor, atk: AttackResult,
+              crown_rows: pd.DataFrame | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows of a cell with every verdict that needs no bound, and the
+    samples still to bound.
 
     ``crown_rows``: the CROWN cell of the same model and eps, given to the
     alpha-CROWN cell so that CROWN-verified samples are not optimised again.
     """
-    n = len(x)
     labels = y.cpu().numpy()
-    verdict = np.full(n, "unknown", dtype=object)
-    lower = np.full(n, np.nan)
-    seconds = atk.seconds.copy()
-    source = np.full(n, "", dtype=object)
-    verdict[atk.prediction != labels] = "misclassified"
-    verdict[atk.falsified] = "falsified"
-    todo = np.flatnonzero(verdict == "unknown")
+    rows = pd.DataFrame({
+        "sample": np.arange(len(x)), "label": labels, "prediction": atk.prediction,
+        "verdict": "unknown", "lower_bound": np.nan, "attack_margin": atk.attack_margin,
+        "seconds": atk.seconds.copy(), "bound_source": "",
+    })
+    rows.loc[atk.prediction != labels, "verdict"] = "misclassified"
+    rows.loc[atk.falsified, "verdict"] = "falsified"
+    todo = np.flatnonzero(rows["verdict"].to_numpy() == "unknown")
     if crown_rows is not None:
-        reuse = crown_rows["verdict"].to_numpy()[todo] == "verified"
-        done = todo[reuse]
-        verdict[done] = "verified"
-        lower[done] = crown_rows["lower_bound"].to_numpy()[done]
-        seconds[done] = crown_rows["seconds"].to_numpy()[done]
-        source[done] = METHODS["crown"][1]
-        todo = todo[~reuse]
-    name = METHODS[bounder.method][1] if len(todo) else ""
-    batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
-    for rows in progress(batches, f"{name} eps={eps:g}"):
-        idx = torch.from_numpy(rows).to(x.device)
+        reuse = todo[crown_rows["verdict"].to_numpy()[todo] == "verified"]
+        rows.loc[reuse, ["verdict", "lower_bound", "seconds"]] = \
+            crown_rows.loc[reuse, ["verdict", "lower_bound", "seconds"]].to_numpy()
+        rows.loc[reuse, "bound_source"] = METHODS["crown"][1]
+        todo = np.setdiff1d(todo, reuse)
+    return rows, todo
+
+
+def bound_batches(bounder: Bounder, x: torch.Tensor, y: torch.Tensor, eps: float,
+                  rows: pd.DataFrame, batches: list[np.ndarray], timeout_s: float | None) -> None:
+    """Bound ``batches`` of samples and write their verdicts into ``rows``."""
+    name = METHODS[bounder.method][1]
+    for batch in progress(batches, f"{name} eps={eps:g}"):
+        idx = torch.from_numpy(batch).to(x.device)
         t0 = time.perf_counter()
         try:
-            with deadline(timeout_s * len(rows) if timeout_s else None):
+            with deadline(timeout_s * len(batch) if timeout_s else None):
                 lb = bounder.worst_margin_lower_bound(x[idx], y[idx], eps).cpu().numpy()
         except BoundTimeout:
-            verdict[rows] = "timeout"
-            log.warning("%s eps=%g: a batch of %d samples ran out of its %.0f s budget",
-                        name, eps, len(rows), timeout_s * len(rows))
             lb = None
-        seconds[rows] += (time.perf_counter() - t0) / len(rows)
+            rows.loc[batch, "verdict"] = "timeout"
+            log.warning("%s eps=%g: a batch of %d samples ran out of its %.0f s budget",
+                        name, eps, len(batch), timeout_s * len(batch))
+        rows.loc[batch, "seconds"] += (time.perf_counter() - t0) / len(batch)
         if lb is not None:
-            lower[rows] = lb
-            verdict[rows] = np.where(lb > 0, "verified", "unknown")
-            source[rows] = name
-    return pd.DataFrame({
-        "sample": np.arange(n), "label": labels, "prediction": atk.prediction,
-        "verdict": verdict, "lower_bound": lower, "attack_margin": atk.attack_margin,
-        "seconds": seconds, "bound_source": source,
-    })
+            rows.loc[batch, "lower_bound"] = lb
+            rows.loc[batch, "verdict"] = np.where(lb > 0, "verified", "unknown")
+            rows.loc[batch, "bound_source"] = name
+
+
+def run_cell(bounder: Bounder, x: torch.Tensor, y: torch.Tensor, eps: float, atk: AttackResult,
+             batch_size: int, timeout_s: float | None, crown_rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Rows (see ROW_COLUMNS) of one cell, in sample order, in this process."""
+    rows, todo = plan_cell(x, y, atk, crown_rows)
+    bound_batches(bounder, x, y, eps, rows, batches_of(todo, batch_size), timeout_s)
+    return rows
 
 
 def summarize(rows: pd.DataFrame) -> dict:

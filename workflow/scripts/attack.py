@@ -1,8 +1,11 @@
-"""PGD attack of every sample at one eps, shared by all bound methods."""
+"""PGD attack of every sample at one eps, shared by all bound methods.
+
+Runs as one process or sharded over ranks (torchrun, srun): rank 0 writes.
+"""
 import numpy as np
 
 from tinyscale import cli, io
-from tinyscale.verify import attack
+from tinyscale.verify import AttackResult, attack, batches_of
 
 
 def main() -> None:
@@ -14,10 +17,16 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    _, model, x, y = cli.model_and_samples(a)
-    res = attack(model, x, y, a.eps, a.attack, a.seed, np.arange(len(x)), a.batch_size)
-    cli.log.info("eps %g: %d of %d falsified", a.eps, int(res.falsified.sum()), len(x))
-    io.write_npz(a.out, **res.save_arrays())
+    world, model, x, y = cli.model_and_samples(a)
+    mine = world.shard(batches_of(np.arange(len(x)), a.batch_size))
+    res = attack(model, x, y, a.eps, a.attack, a.seed, np.arange(len(x)), a.batch_size, mine)
+    parts = world.gather((np.concatenate(mine) if mine else np.array([], int), res))
+    if world.is_main:
+        res = AttackResult.merge(parts)
+        cli.log.info("eps %g: %d of %d falsified (%d processes)", a.eps, int(res.falsified.sum()),
+                     len(x), world.world_size)
+        io.write_npz(a.out, **res.save_arrays())
+    world.close()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,13 @@
-"""Verify one sweep cell (model, method, eps): one row per sample."""
+"""Verify one sweep cell (model, method, eps): one row per sample.
+
+Runs as one process or sharded over ranks (torchrun, srun): each rank bounds
+its share of the batches, rank 0 merges and writes the same rows.
+"""
+import numpy as np
 import pandas as pd
 
 from tinyscale import cli, io, runtime
-from tinyscale.verify import AttackResult, Bounder, METHODS, run_cell
+from tinyscale.verify import METHODS, AttackResult, Bounder, batches_of, bound_batches, plan_cell
 
 
 def main() -> None:
@@ -20,21 +25,29 @@ def main() -> None:
     p.add_argument("--config-name", default="default")
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    device, model, x, y = cli.model_and_samples(a)
+    world, model, x, y = cli.model_and_samples(a)
     atk = AttackResult.from_npz(a.attack)
     crown = pd.read_csv(a.crown_cell) if a.crown_cell else None
-    bounder = Bounder(model, x.shape[1], a.method, a.alpha, device)
-    rows = run_cell(bounder, x, y, a.eps, atk, a.batch_size, a.timeout, crown)
-    rows.insert(0, "model", a.model_name)
-    rows.insert(1, "method", METHODS[a.method][1])
-    rows.insert(2, "epsilon", a.eps)
-    rows["peak_mem_mb"] = round(runtime.peak_memory_mb(device), 1)
-    rows["device"] = runtime.device_kind(device)
-    rows["world_size"] = 1
-    rows["seed"] = a.seed
-    rows["config"] = a.config_name
-    cli.log.info("%s", rows["verdict"].value_counts().to_dict())
-    io.write_csv(a.out, rows)
+    rows, todo = plan_cell(x, y, atk, crown)
+    mine = world.shard(batches_of(todo, a.batch_size))
+    if mine:
+        bounder = Bounder(model, x.shape[1], a.method, a.alpha, world.device)
+        bound_batches(bounder, x, y, a.eps, rows, mine, a.timeout)
+    rows["peak_mem_mb"] = round(runtime.peak_memory_mb(world.device), 1)
+    parts = world.gather((np.concatenate(mine) if mine else np.array([], int), rows))
+    if world.is_main:
+        for done, part in parts[1:]:
+            rows.loc[done] = part.loc[done]
+        rows.insert(0, "model", a.model_name)
+        rows.insert(1, "method", METHODS[a.method][1])
+        rows.insert(2, "epsilon", a.eps)
+        rows["device"] = runtime.device_kind(world.device)
+        rows["world_size"] = world.world_size
+        rows["seed"] = a.seed
+        rows["config"] = a.config_name
+        cli.log.info("%s (%d processes)", rows["verdict"].value_counts().to_dict(), world.world_size)
+        io.write_csv(a.out, rows)
+    world.close()
 
 
 if __name__ == "__main__":
