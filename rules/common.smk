@@ -28,10 +28,32 @@ ENV = "../envs/conda.yaml"
 
 
 def script(name):
-    """The command that runs workflow/scripts/<name>: the interpreter running
-    Snakemake (the project's venv) and the script's path from the Snakefile, so
-    that any working directory (-d) works. Rules take it through params."""
+    """The command that runs workflow/scripts/<name> as one process: the
+    interpreter running Snakemake (the project's venv) and the script's path
+    from the Snakefile, so that any working directory (-d) works."""
     return f"{sys.executable} {SCRIPTS / name}"
+
+
+def launch(name):
+    """The command that runs a distributable script under the configured
+    launcher: one process, torchrun on one node, or torchrun across nodes
+    rendezvousing over c10d. Rules take it through params."""
+    L = config["launch"]
+    if L["launcher"] == "python":
+        return script(name)
+    torchrun = f"{sys.executable} -m torch.distributed.run"
+    if L["nnodes"] == 1:
+        return f"{torchrun} --standalone --nproc-per-node {L['nproc_per_node']} {SCRIPTS / name}"
+    return (
+        f"{torchrun} --nnodes {L['nnodes']} --nproc-per-node {L['nproc_per_node']} "
+        f"--rdzv-backend c10d --rdzv-endpoint {L['rdzv_endpoint']} --rdzv-id {config['name']} "
+        f"{SCRIPTS / name}"
+    )
+
+
+def threads_per_process():
+    """The job's CPU threads shared among the processes it starts on a node."""
+    return max(1, config["threads"] // config["launch"]["nproc_per_node"])
 
 
 def as_json(value):

@@ -10,13 +10,15 @@ rule train_checkpoint:
         metrics="results/robustness/checkpoints/{model}.json",
         history="results/robustness/checkpoints/{model}_history.csv",
     params:
-        cmd=script("train.py"),
+        cmd=launch("train.py"),
         model_config=as_json(config["model"]),
         recipe=recipe,
         eval_attack=as_json(config["training"]["eval_attack"]),
         validation_fraction=config["training"]["validation_fraction"],
+        scaling=config["launch"]["scaling"],
         seed=config["seed"],
         device=config["device"],
+        threads=threads_per_process(),
     threads: config["threads"]
     log:
         f"{LOGS}/robustness/train/{{model}}.log",
@@ -26,8 +28,8 @@ rule train_checkpoint:
         "{params.cmd} --data {input.data} "
         "--model-config {params.model_config:q} --recipe {params.recipe:q} "
         "--eval-attack {params.eval_attack:q} --validation-fraction {params.validation_fraction} "
-        "--seed {params.seed} --device {params.device} --threads {threads} "
-        "--checkpoint {output.checkpoint} --metrics {output.metrics} --history {output.history} "
+        "--seed {params.seed} --device {params.device} --threads {params.threads} "
+        "--scaling {params.scaling} --checkpoint {output.checkpoint} --metrics {output.metrics} --history {output.history} "
         "2> {log}"
 
 
@@ -56,11 +58,12 @@ rule attack:
     output:
         "results/robustness/attack/{model}__eps{eps}.npz",
     params:
-        cmd=script("attack.py"),
+        cmd=launch("attack.py"),
         attack=as_json(ROB["attack"]),
         batch_size=ROB["batch_size"],
         seed=config["seed"],
         device=config["device"],
+        threads=threads_per_process(),
     threads: config["threads"]
     log:
         f"{LOGS}/robustness/attack/{{model}}__eps{{eps}}.log",
@@ -70,7 +73,7 @@ rule attack:
         "{params.cmd} --checkpoint {input.checkpoint} "
         "--samples {input.samples} --eps {wildcards.eps} --attack {params.attack:q} "
         "--batch-size {params.batch_size} --seed {params.seed} --device {params.device} "
-        "--threads {threads} --out {output} 2> {log}"
+        "--threads {params.threads} --out {output} 2> {log}"
 
 
 rule verify_cell:
@@ -82,7 +85,7 @@ rule verify_cell:
     output:
         "results/robustness/sweep/{model}__{method}__eps{eps}.csv",
     params:
-        cmd=script("verify_cell.py"),
+        cmd=launch("verify_cell.py"),
         crown_flag=crown_flag,
         batch_size=ROB["batch_size"],
         timeout=ROB["timeout_s"],
@@ -90,6 +93,7 @@ rule verify_cell:
         seed=config["seed"],
         name=config["name"],
         device=config["device"],
+        threads=threads_per_process(),
     threads: config["threads"]
     log:
         f"{LOGS}/robustness/verify/{{model}}__{{method}}__eps{{eps}}.log",
@@ -101,7 +105,7 @@ rule verify_cell:
         "--model-name {wildcards.model} --method {wildcards.method} --eps {wildcards.eps} "
         "--batch-size {params.batch_size} --timeout {params.timeout} --alpha {params.alpha:q} "
         "--seed {params.seed} --config-name {params.name} --device {params.device} "
-        "--threads {threads} --out {output} 2> {log}"
+        "--threads {params.threads} --out {output} 2> {log}"
 
 
 rule merge_sweep:

@@ -122,3 +122,26 @@ def test_bad_config_stops_before_any_job(tmp_path, bad, key):
 def test_lint_is_clean():
     proc = subprocess.run([*SNAKEMAKE, "--lint"], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_torchrun_launcher_gives_the_rows_of_one_process(complete_run, tmp_path):
+    """The attack and every cell, run by the rules under torchrun with 2 processes
+    on the one-process run's checkpoints (DDP training is checked in
+    test_distributed: it is not bit-identical to one process)."""
+    import shutil
+    for part in ("data", "robustness/checkpoints", "robustness/samples.npz"):
+        src, dst = complete_run / "results" / part, tmp_path / "results" / part
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
+    wide = {**TINY, "launch": {"launcher": "torchrun", "nproc_per_node": 2}, "threads": 2}
+    jobs = planned_jobs(smk(tmp_path, wide, "-n", "all", "--rerun-triggers", "mtime"))
+    assert jobs == {"attack": 2, "verify_cell": 6, "merge_sweep": 1, "all": 1}
+    smk(tmp_path, wide, "all", "--rerun-triggers", "mtime")
+    cells = sorted((complete_run / "results/robustness/sweep").glob("*.csv"))
+    assert len(cells) == 6
+    keys = ["sample", "label", "prediction", "verdict", "lower_bound", "attack_margin", "bound_source"]
+    for one in cells:
+        two = pd.read_csv(tmp_path / "results/robustness/sweep" / one.name)
+        pd.testing.assert_frame_equal(pd.read_csv(one)[keys], two[keys])
+        assert (two["world_size"] == 2).all()
+    assert "(2 processes)" in (tmp_path / "results/logs/robustness/attack/trm_adv__eps0.05.log").read_text()

@@ -48,10 +48,16 @@ def model_and_samples(args: argparse.Namespace):
 
 
 def run(main: Callable[[], None]) -> None:
-    """Run a script's main: bad input ends with one line naming the file or key."""
+    """Run a script's main: bad input ends with one line naming the file or key.
+
+    Under torchrun, a rank's uncaught error is recorded so that the launcher's
+    failure summary shows that rank's traceback.
+    """
+    from torch.distributed.elastic.multiprocessing.errors import record
+
     setup_logging()
     try:
-        main()
+        record(main)()
     except (ConfigError, DataError, CheckpointError) as err:
         log.error("%s", err)
         print(f"error: {err}", file=sys.stderr)

@@ -80,6 +80,12 @@ def _check_semantics(config: dict) -> None:
     labels = [format_eps(e) for e in config["robustness"]["eps"]]
     if len(set(labels)) != len(labels):
         raise ConfigError(f"config key 'robustness.eps': values {labels} collide in file names")
+    launch = config["launch"]
+    if launch["nnodes"] > 1 and not launch["rdzv_endpoint"]:
+        raise ConfigError("config key 'launch.rdzv_endpoint': required when launch.nnodes > 1")
+    if launch["launcher"] == "python" and launch["nproc_per_node"] * launch["nnodes"] > 1:
+        raise ConfigError("config key 'launch.launcher': python starts one process; use torchrun "
+                          "for nproc_per_node or nnodes > 1")
     data = config["data"]
     if data["source"] == "mnist":
         if not data["mnist_dir"]:

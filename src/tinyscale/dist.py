@@ -56,6 +56,15 @@ class World:
         td.gather_object(obj, out, dst=0)
         return out
 
+    def sum(self, value: float) -> float:
+        """``value`` summed over ranks (every rank gets the total)."""
+        if self.world_size == 1:
+            return value
+        t = torch.tensor([float(value)], dtype=torch.float64,
+                         device=self.device if self.backend == "nccl" else "cpu")
+        td.all_reduce(t)
+        return float(t.item())
+
     def barrier(self) -> None:
         if self.world_size > 1:
             td.barrier()
@@ -63,6 +72,9 @@ class World:
     def close(self) -> None:
         if self.backend and td.is_initialized():
             td.destroy_process_group()
+
+
+SINGLE = World()
 
 
 def _first_slurm_host(nodelist: str) -> str:

@@ -5,6 +5,12 @@ seed's 0.5/0.5 by default) with a real multi-step PGD; FGSM is ``steps: 1``.
 The kept weights are either the last epoch's or the epoch with the best PGD
 accuracy on a validation part carved from the training split (never the
 test split, which the sweep reports on).
+
+Under several processes (``world``) it is DDP: every rank draws the same
+seeded permutation and takes its slice of each global batch, gradients are
+all-reduced, and evaluation is sharded with counts summed over ranks, so every
+rank takes the same decisions. ``scaling: sqrt`` applies seed 002's rule:
+global batch x world size, learning rate x sqrt(world size).
 """
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ from torch import nn
 
 from .attack import pgd
 from .data import Dataset
+from .dist import SINGLE, World
 from .models import TRMConfig, TRMMLP
 
 log = logging.getLogger("tinyscale")
@@ -41,9 +48,14 @@ def _lr_at(recipe: dict, epoch: int, step: int, steps_per_epoch: int) -> float:
 
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, attack: dict | None = None,
-             batch_size: int = 1024) -> float:
-    """Clean accuracy, or PGD accuracy when ``attack`` (eps, steps, step_size) is given."""
+             batch_size: int = 1024, world: World = SINGLE) -> float:
+    """Clean accuracy, or PGD accuracy when ``attack`` (eps, steps, step_size) is given.
+
+    With several ranks each evaluates its share and the counts are summed.
+    """
     correct = 0
+    idx = torch.tensor(world.shard(range(len(x))), dtype=torch.long, device=x.device)
+    x, y = x[idx], y[idx]
     for i in range(0, len(x), batch_size):
         xb, yb = x[i:i + batch_size], y[i:i + batch_size]
         if attack:
@@ -51,13 +63,16 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, attack: dict | 
                      attack["step_size"] * attack["eps"], loss="ce", stop_on_success=False).x_best
         with torch.no_grad():
             correct += int((model(xb).argmax(1) == yb).sum())
-    return correct / max(1, len(x))
+    return world.sum(correct) / max(1, world.sum(len(x)))
 
 
 def train(ds: Dataset, model_cfg: dict, recipe: dict, eval_attack: dict, seed: int,
-          device: torch.device, validation_fraction: float = 0.1) -> TrainResult:
+          device: torch.device, validation_fraction: float = 0.1, world: World = SINGLE,
+          scaling: str = "off") -> TrainResult:
     torch.manual_seed(seed)
-    model = TRMMLP(TRMConfig(input_dim=ds.input_dim, **model_cfg)).to(device)
+    net = TRMMLP(TRMConfig(input_dim=ds.input_dim, **model_cfg)).to(device)
+    model = net if world.world_size == 1 else nn.parallel.DistributedDataParallel(net)
+    recipe = scaled_recipe(recipe, world.world_size, scaling)
     x_all, y_all = (t.to(device) for t in ds.tensors("train"))
     x_test, y_test = (t.to(device) for t in ds.tensors("test"))
     order = torch.from_numpy(np.random.default_rng(seed).permutation(len(x_all)))
@@ -75,13 +90,16 @@ def train(ds: Dataset, model_cfg: dict, recipe: dict, eval_attack: dict, seed: i
         perm = torch.randperm(len(x_tr), generator=gen).to(device)
         total_loss, seen = 0.0, 0
         for step in range(steps_per_epoch):
-            idx = perm[step * recipe["batch_size"]:(step + 1) * recipe["batch_size"]]
+            batch = perm[step * recipe["batch_size"]:(step + 1) * recipe["batch_size"]]
+            if len(batch) < world.world_size:  # a remainder too small to share: skipped on every rank
+                continue
+            idx = batch.tensor_split(world.world_size)[world.rank]  # this rank's slice
             xb, yb = x_tr[idx], y_tr[idx]
             for group in opt.param_groups:
                 group["lr"] = _lr_at(recipe, epoch, step, steps_per_epoch)
             loss = F.cross_entropy(model(xb), yb)
             if adv:
-                x_adv = pgd(model, xb, yb, adv["eps"], adv["steps"], adv["step_size"] * adv["eps"],
+                x_adv = pgd(net, xb, yb, adv["eps"], adv["steps"], adv["step_size"] * adv["eps"],
                             random_start=adv["random_start"], loss="ce", stop_on_success=False).x_best
                 w = adv["clean_weight"]
                 loss = w * loss + (1 - w) * F.cross_entropy(model(x_adv), yb)
@@ -91,23 +109,34 @@ def train(ds: Dataset, model_cfg: dict, recipe: dict, eval_attack: dict, seed: i
             total_loss += loss.item() * len(idx)
             seen += len(idx)
         model.eval()
-        row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "loss": total_loss / seen,
-               "clean_acc": accuracy(model, x_test, y_test),
-               "pgd_acc": accuracy(model, x_test, y_test, eval_attack)}
+        row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"],
+               "loss": world.sum(total_loss) / world.sum(seen),
+               "clean_acc": accuracy(net, x_test, y_test, world=world),
+               "pgd_acc": accuracy(net, x_test, y_test, eval_attack, world=world)}
         if n_val:
-            row["val_pgd_acc"] = accuracy(model, x_all[val_idx], y_all[val_idx], eval_attack)
+            row["val_pgd_acc"] = accuracy(net, x_all[val_idx], y_all[val_idx], eval_attack, world=world)
             if row["val_pgd_acc"] > best[0]:
-                best = (row["val_pgd_acc"], copy.deepcopy(model.state_dict()))
+                best = (row["val_pgd_acc"], copy.deepcopy(net.state_dict()))
         history.append(row)
         log.info("epoch %d/%d loss %.4f clean %.3f pgd %.3f", epoch + 1, recipe["epochs"],
                  row["loss"], row["clean_acc"], row["pgd_acc"])
     kept_epoch = len(history)
     if n_val:
-        model.load_state_dict(best[1])
+        net.load_state_dict(best[1])
         kept_epoch = 1 + [r["val_pgd_acc"] for r in history].index(best[0])
-    model.eval()
-    metrics = {"clean_acc": accuracy(model, x_test, y_test),
-               "pgd_acc": accuracy(model, x_test, y_test, eval_attack),
+    net.eval()
+    metrics = {"clean_acc": accuracy(net, x_test, y_test, world=world),
+               "pgd_acc": accuracy(net, x_test, y_test, eval_attack, world=world),
                "kept_epoch": kept_epoch, "eval_attack": eval_attack,
-               "test_samples": len(x_test)}
-    return TrainResult(model.cpu(), history, metrics)
+               "test_samples": len(x_test), "world_size": world.world_size,
+               "global_batch": recipe["batch_size"], "lr": recipe["lr"]}
+    return TrainResult(net.cpu(), history, metrics)
+
+
+def scaled_recipe(recipe: dict, world_size: int, scaling: str) -> dict:
+    """Seed 002's rule under ``sqrt``: global batch linear in world size, lr x sqrt(world size).
+    ``off``: the recipe's global batch and lr, split over the ranks."""
+    if scaling == "off" or world_size == 1:
+        return recipe
+    return {**recipe, "batch_size": recipe["batch_size"] * world_size,
+            "lr": recipe["lr"] * math.sqrt(world_size)}
