@@ -14,9 +14,11 @@ configfile: Path(workflow.basedir) / "config" / "config.yaml"
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/robustness.smk"
+include: "rules/scaling.smk"
 
 
 rule all:
     input:
         "results/robustness/sweep.csv",
+        "results/scaling/scaling.csv",
     default_target: True

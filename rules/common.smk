@@ -18,6 +18,9 @@ LOGS = "results/logs"
 
 
 wildcard_constraints:
+    nodes=r"\d+",
+    procs=r"\d+",
+    run=r"\d+",
     model="|".join(MODELS),
     method="|".join(METHODS),
     eps="|".join(e.replace(".", r"\.") for e in EPS),
@@ -49,6 +52,37 @@ def launch(name):
         f"--rdzv-backend c10d --rdzv-endpoint {L['rdzv_endpoint']} --rdzv-id {config['name']} "
         f"{SCRIPTS / name}"
     )
+
+
+def scaling_runs():
+    S = config["scaling"]
+    return [
+        f"results/scaling/{S['study']}/{n}n{p}p_run{r}.csv"
+        for n, p in S["grid"]
+        for r in range(1, S["repeats"] + 1)
+    ]
+
+
+def scaling_launch(wildcards):
+    """torchrun for one scaling run: one node standalone, or several "nodes" on
+    this machine rendezvousing over c10d (a port per run, so runs can overlap)."""
+    nodes, procs, run = int(wildcards.nodes), int(wildcards.procs), int(wildcards.run)
+    runs = scaling_runs()
+    name = f"results/scaling/{wildcards.study}/{nodes}n{procs}p_run{run}.csv"
+    port = config["scaling"]["rdzv_port"] + (runs.index(name) if name in runs else 0)
+    target = SCRIPTS / "scaling_run.py"
+    if nodes == 1:
+        return f"{sys.executable} -m torch.distributed.run --standalone --nproc-per-node {procs} {target}"
+    return (
+        f"{sys.executable} {SCRIPTS / 'local_nodes.py'} --nodes {nodes} "
+        f"--nproc-per-node {procs} --port {port} {target}"
+    )
+
+
+def scaling_threads(wildcards):
+    """A scaling run holds every core Snakemake has (at least one per process),
+    so that no other job runs beside it and skews its timing."""
+    return max(workflow.cores, int(wildcards.nodes) * int(wildcards.procs))
 
 
 def threads_per_process():

@@ -168,3 +168,17 @@ def test_shard_covers_every_item_once():
     assert sorted(sum(shards, [])) == items
     assert [len(s) for s in shards] == [4, 4, 3]
     assert World().gather("x") == ["x"]
+
+
+def test_repeats_further_apart_than_ten_percent_are_flagged():
+    from tinyscale.scaling import merge_runs, run_row, throughput_table
+    rows = [run_row("CROWN", 1, 1, "cpu", 8, 64, [10.0], [300.0], 1),
+            run_row("CROWN", 1, 1, "cpu", 8, 64, [10.5], [300.0], 2),
+            run_row("CROWN", 1, 2, "cpu", 8, 64, [5.0, 4.0], [310.0, 320.0], 1),
+            run_row("CROWN", 1, 2, "cpu", 8, 64, [6.0, 5.9], [310.0, 320.0], 2)]
+    table = merge_runs([pd.DataFrame([r]) for r in rows])
+    assert list(table["notes"]) == ["run1", "run2", "run1;repeats differ by 20%", "run2;repeats differ by 20%"]
+    assert list(table["devices"]) == ["1xcpu", "1xcpu", "2xcpu", "2xcpu"]
+    assert table.loc[2, "total_time_s"] == 5.0 and table.loc[2, "gpu_mem_mb"] == 320.0
+    t = throughput_table(table)
+    assert t.loc[1, "speedup"] == pytest.approx((64 / 5 + 64 / 6) / 2 / (64 / 10 + 64 / 10.5) * 2)

@@ -69,6 +69,19 @@ def test_all_produces_the_merged_sweep(complete_run):
     assert {"label", "prediction", "verdict", "lower_bound", "attack_margin", "seconds"} <= set(cell.columns)
 
 
+def test_scaling_runs_and_their_table(complete_run):
+    runs = sorted(p.name for p in (complete_run / "results/scaling/sweep").glob("*.csv"))
+    assert runs == ["1n1p_run1.csv", "1n1p_run2.csv", "1n2p_run1.csv", "1n2p_run2.csv",
+                    "2n1p_run1.csv", "2n1p_run2.csv"]
+    table = pd.read_csv(complete_run / "results/scaling/scaling.csv")
+    assert list(table.columns[:9]) == ["timestamp", "config", "devices", "batch", "samples",
+                                       "avg_time_per_sample_s", "total_time_s", "gpu_mem_mb", "notes"]
+    assert set(table["devices"]) == {"1xcpu", "2xcpu", "2x1xcpu"}
+    assert (table["samples"] == 8).all() and (table["total_time_s"] > 0).all() and (table["gpu_mem_mb"] > 0).all()
+    assert table["notes"].str.match(r"run[12]").all()
+    assert (complete_run / "results/scaling/scaling.png").stat().st_size > 10_000
+
+
 def test_every_rule_wrote_a_log(complete_run):
     logs = sorted(p.relative_to(complete_run / "results/logs").as_posix()
                   for p in (complete_run / "results/logs").rglob("*.log"))
@@ -134,9 +147,10 @@ def test_torchrun_launcher_gives_the_rows_of_one_process(complete_run, tmp_path)
         dst.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
     wide = {**TINY, "launch": {"launcher": "torchrun", "nproc_per_node": 2}, "threads": 2}
-    jobs = planned_jobs(smk(tmp_path, wide, "-n", "all", "--rerun-triggers", "mtime"))
-    assert jobs == {"attack": 2, "verify_cell": 6, "merge_sweep": 1, "all": 1}
-    smk(tmp_path, wide, "all", "--rerun-triggers", "mtime")
+    target = "results/robustness/sweep.csv"
+    jobs = planned_jobs(smk(tmp_path, wide, "-n", target, "--rerun-triggers", "mtime"))
+    assert jobs == {"attack": 2, "verify_cell": 6, "merge_sweep": 1}
+    smk(tmp_path, wide, target, "--rerun-triggers", "mtime")
     cells = sorted((complete_run / "results/robustness/sweep").glob("*.csv"))
     assert len(cells) == 6
     keys = ["sample", "label", "prediction", "verdict", "lower_bound", "attack_margin", "bound_source"]

@@ -92,6 +92,9 @@ def _check_semantics(config: dict) -> None:
             raise ConfigError("config key 'data.mnist_dir': required when data.source is 'mnist'")
         if not Path(data["mnist_dir"]).is_dir():
             raise ConfigError(f"config key 'data.mnist_dir': folder {data['mnist_dir']!r} does not exist")
+    scaling = config["scaling"]
+    if scaling["model"] is not None and scaling["model"] not in config["training"]["models"]:
+        raise ConfigError(f"config key 'scaling.model': {scaling['model']!r} is not one of training.models")
     for name, recipe in config["training"]["models"].items():
         if recipe["select"] == "best_adversarial" and not (recipe["adversarial"] or config["training"]["eval_attack"]):
             raise ConfigError(f"config key 'training.models.{name}.select': best_adversarial needs an attack")

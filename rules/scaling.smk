@@ -1,0 +1,45 @@
+# Scaling runs as targets: one sweep cell's work over (nodes, processes per node) x repeats.
+SCALE = config["scaling"]
+
+
+rule scaling_run:
+    input:
+        checkpoint=f"results/robustness/checkpoints/{SCALE['model'] or MODELS[0]}.pt",
+        samples=rules.select_samples.output[0],
+    output:
+        "results/scaling/{study}/{nodes}n{procs}p_run{run}.csv",
+    params:
+        cmd=scaling_launch,
+        method=SCALE["method"],
+        eps=SCALE["eps"],
+        attack=as_json(ROB["attack"]),
+        batch_size=SCALE["batch_size"],
+        seed=config["seed"],
+        device=config["device"],
+    threads: scaling_threads
+    log:
+        f"{LOGS}/scaling/{{study}}/{{nodes}}n{{procs}}p_run{{run}}.log",
+    conda:
+        ENV
+    shell:
+        "{params.cmd} --checkpoint {input.checkpoint} --samples {input.samples} "
+        "--method {params.method} --eps {params.eps} --attack {params.attack:q} "
+        "--batch-size {params.batch_size} --nodes {wildcards.nodes} --repeat {wildcards.run} "
+        "--seed {params.seed} --device {params.device} --threads 1 --out {output} 2> {log}"
+
+
+rule scaling_table:
+    input:
+        scaling_runs(),
+    output:
+        table="results/scaling/scaling.csv",
+        png=report("results/scaling/scaling.png", category="Scaling"),
+        svg="results/scaling/scaling.svg",
+    params:
+        cmd=script("scaling_table.py"),
+    log:
+        f"{LOGS}/scaling/scaling_table.log",
+    conda:
+        ENV
+    shell:
+        "{params.cmd} --out {output.table} --png {output.png} --svg {output.svg} {input} 2> {log}"
