@@ -27,6 +27,7 @@ lint: setup
 
 bench: setup
 	$(PY) bench/verify_throughput.py
+	$(PY) bench/scaling.py
 
 clean:
 	rm -rf results .snakemake
