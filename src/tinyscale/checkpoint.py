@@ -46,7 +46,3 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> TRM
     except (TypeError, RuntimeError, KeyError) as err:
         raise CheckpointError(f"{path}: checkpoint does not match the TRM-MLP ({err})") from err
     return model.to(device).eval()
-
-
-def checkpoint_meta(path: str | Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=True).get("meta", {})

@@ -1,32 +1,15 @@
-"""Process-level facts: device choice, thread count, peak memory."""
+"""Process-level facts: thread count, peak memory, device names."""
 from __future__ import annotations
 
-import random
 import resource
 import sys
 
-import numpy as np
 import torch
-
-
-def pick_device(requested: str = "auto") -> torch.device:
-    """``auto`` takes the GPU when there is one; ``cuda`` without a GPU is an error."""
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device '{requested}' was requested but torch sees no CUDA GPU")
-    return torch.device(requested)
 
 
 def set_threads(n: int | None) -> None:
     if n:
         torch.set_num_threads(n)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def peak_memory_mb(device: torch.device) -> float:

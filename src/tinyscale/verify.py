@@ -43,8 +43,6 @@ METHODS = {
     "alpha-crown": ("CROWN-Optimized", "alpha-CROWN"),
 }
 VERDICTS = ("verified", "falsified", "unknown", "timeout", "misclassified")
-ROW_COLUMNS = ["sample", "label", "prediction", "verdict", "lower_bound", "attack_margin",
-               "seconds", "bound_source"]
 
 
 def margin_spec(y: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -258,7 +256,7 @@ def bound_batches(bounder: Bounder, x: torch.Tensor, y: torch.Tensor, eps: float
 
 def run_cell(bounder: Bounder, x: torch.Tensor, y: torch.Tensor, eps: float, atk: AttackResult,
              batch_size: int, timeout_s: float | None, crown_rows: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Rows (see ROW_COLUMNS) of one cell, in sample order, in this process."""
+    """Rows (see plan_cell) of one cell, in sample order, all computed in this process."""
     rows, todo = plan_cell(x, y, atk, crown_rows)
     bound_batches(bounder, x, y, eps, rows, batches_of(todo, batch_size), timeout_s)
     return rows
