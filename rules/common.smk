@@ -37,21 +37,32 @@ def script(name):
     return f"{sys.executable} {SCRIPTS / name}"
 
 
+def torchrun(name, nproc, nnodes=1, endpoint=None, local_port=None):
+    """torchrun for workflow/scripts/<name>: one node standalone; several nodes
+    rendezvousing over c10d at ``endpoint`` (one agent per node, e.g. under
+    srun); or, with ``local_port``, several "nodes" on this machine."""
+    target = SCRIPTS / name
+    if nnodes == 1:
+        return f"{sys.executable} -m torch.distributed.run --standalone --nproc-per-node {nproc} {target}"
+    if local_port:
+        return (
+            f"{sys.executable} {SCRIPTS / 'local_nodes.py'} --nodes {nnodes} "
+            f"--nproc-per-node {nproc} --port {local_port} {target}"
+        )
+    return (
+        f"{sys.executable} -m torch.distributed.run --nnodes {nnodes} --nproc-per-node {nproc} "
+        f"--rdzv-backend c10d --rdzv-endpoint {endpoint} --rdzv-id {config['name']} {target}"
+    )
+
+
 def launch(name):
     """The command that runs a distributable script under the configured
-    launcher: one process, torchrun on one node, or torchrun across nodes
-    rendezvousing over c10d. Rules take it through params."""
+    launcher (one process, or torchrun on one or several nodes). Rules take it
+    through params."""
     L = config["launch"]
     if L["launcher"] == "python":
         return script(name)
-    torchrun = f"{sys.executable} -m torch.distributed.run"
-    if L["nnodes"] == 1:
-        return f"{torchrun} --standalone --nproc-per-node {L['nproc_per_node']} {SCRIPTS / name}"
-    return (
-        f"{torchrun} --nnodes {L['nnodes']} --nproc-per-node {L['nproc_per_node']} "
-        f"--rdzv-backend c10d --rdzv-endpoint {L['rdzv_endpoint']} --rdzv-id {config['name']} "
-        f"{SCRIPTS / name}"
-    )
+    return torchrun(name, L["nproc_per_node"], L["nnodes"], endpoint=L["rdzv_endpoint"])
 
 
 def scaling_runs():
@@ -64,19 +75,12 @@ def scaling_runs():
 
 
 def scaling_launch(wildcards):
-    """torchrun for one scaling run: one node standalone, or several "nodes" on
-    this machine rendezvousing over c10d (a port per run, so runs can overlap)."""
-    nodes, procs, run = int(wildcards.nodes), int(wildcards.procs), int(wildcards.run)
+    """torchrun for one scaling run; multi-node runs rendezvous on this machine,
+    a port per run so that runs cannot collide."""
+    name = f"results/scaling/{wildcards.study}/{wildcards.nodes}n{wildcards.procs}p_run{wildcards.run}.csv"
     runs = scaling_runs()
-    name = f"results/scaling/{wildcards.study}/{nodes}n{procs}p_run{run}.csv"
-    port = config["scaling"]["rdzv_port"] + (runs.index(name) if name in runs else 0)
-    target = SCRIPTS / "scaling_run.py"
-    if nodes == 1:
-        return f"{sys.executable} -m torch.distributed.run --standalone --nproc-per-node {procs} {target}"
-    return (
-        f"{sys.executable} {SCRIPTS / 'local_nodes.py'} --nodes {nodes} "
-        f"--nproc-per-node {procs} --port {port} {target}"
-    )
+    port = config["scaling"]["rdzv_port"] + (runs.index(name) if name in runs else len(runs))
+    return torchrun("scaling_run.py", int(wildcards.procs), int(wildcards.nodes), local_port=port)
 
 
 def scaling_threads(wildcards):
