@@ -7,9 +7,9 @@ accuracy on a validation part carved from the training split (never the
 test split, which the sweep reports on).
 
 Under several processes (``world``) it is DDP: every rank draws the same
-seeded permutation and takes its slice of each global batch, gradients are
-all-reduced, and evaluation is sharded with counts summed over ranks, so every
-rank takes the same decisions. ``scaling: sqrt`` applies seed 002's rule:
+seeded permutation, a DistributedSampler gives each its share, local batches
+make up the global batch, gradients are all-reduced, and evaluation is
+sharded with counts summed over ranks, so every rank takes the same decisions. ``scaling: sqrt`` applies seed 002's rule:
 global batch x world size, learning rate x sqrt(world size).
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import DistributedSampler
 
 from .attack import pgd
 from .data import Dataset
@@ -83,17 +84,18 @@ def train(ds: Dataset, model_cfg: dict, recipe: dict, eval_attack: dict, seed: i
     opt = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"])
     adv = recipe.get("adversarial")
     gen = torch.Generator().manual_seed(seed)
-    steps_per_epoch = math.ceil(len(x_tr) / recipe["batch_size"])
+    local_batch = max(1, recipe["batch_size"] // world.world_size)
+    steps_per_epoch = math.ceil(math.ceil(len(x_tr) / world.world_size) / local_batch)
     history, best = [], (-1.0, None)
     for epoch in range(recipe["epochs"]):
         model.train()
-        perm = torch.randperm(len(x_tr), generator=gen).to(device)
+        perm = torch.randperm(len(x_tr), generator=gen)
+        # this rank's share of the epoch's shuffle: perm[rank::world] (padded to equal
+        # lengths); its consecutive local batches make up the global batches
+        share = perm[list(DistributedSampler(perm, world.world_size, world.rank, shuffle=False))].to(device)
         total_loss, seen = 0.0, 0
         for step in range(steps_per_epoch):
-            batch = perm[step * recipe["batch_size"]:(step + 1) * recipe["batch_size"]]
-            if len(batch) < world.world_size:  # a remainder too small to share: skipped on every rank
-                continue
-            idx = batch.tensor_split(world.world_size)[world.rank]  # this rank's slice
+            idx = share[step * local_batch:(step + 1) * local_batch]
             xb, yb = x_tr[idx], y_tr[idx]
             for group in opt.param_groups:
                 group["lr"] = _lr_at(recipe, epoch, step, steps_per_epoch)
