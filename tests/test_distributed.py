@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 
 from tinyscale.checkpoint import save_checkpoint
 from tinyscale.data import save, save_samples

@@ -89,6 +89,11 @@ def batches_of(indices: np.ndarray, batch_size: int) -> list[np.ndarray]:
     return [indices[i:i + batch_size] for i in range(0, len(indices), batch_size)]
 
 
+def samples_in(batches: list[np.ndarray]) -> np.ndarray:
+    """The sample indices of some batches, as one array (empty if none)."""
+    return np.concatenate(batches) if batches else np.array([], dtype=np.int64)
+
+
 def attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, cfg: dict,
            seed: int, sample_ids: np.ndarray, batch_size: int,
            batches: list[np.ndarray] | None = None) -> AttackResult:

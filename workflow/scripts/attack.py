@@ -5,7 +5,7 @@ Runs as one process or sharded over ranks (torchrun, srun): rank 0 writes.
 import numpy as np
 
 from tinyscale import cli, io
-from tinyscale.verify import AttackResult, attack, batches_of
+from tinyscale.verify import AttackResult, attack, batches_of, samples_in
 
 
 def main() -> None:
@@ -20,7 +20,7 @@ def main() -> None:
     world, model, x, y = cli.model_and_samples(a)
     mine = world.shard(batches_of(np.arange(len(x)), a.batch_size))
     res = attack(model, x, y, a.eps, a.attack, a.seed, np.arange(len(x)), a.batch_size, mine)
-    parts = world.gather((np.concatenate(mine) if mine else np.array([], int), res))
+    parts = world.gather((samples_in(mine), res))
     if world.is_main:
         res = AttackResult.merge(parts)
         cli.log.info("eps %g: %d of %d falsified (%d processes)", a.eps, int(res.falsified.sum()),

@@ -10,7 +10,7 @@ import pandas as pd
 
 from tinyscale import cli, io, runtime
 from tinyscale.scaling import run_row
-from tinyscale.verify import METHODS, Bounder, attack, batches_of, bound_batches, plan_cell
+from tinyscale.verify import METHODS, Bounder, attack, batches_of, bound_batches, plan_cell, samples_in
 
 
 def main() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
     mine = world.shard(batches_of(np.arange(len(x)), a.batch_size))
     atk = attack(model, x, y, a.eps, a.attack, a.seed, np.arange(len(x)), a.batch_size, mine)
     rows, todo = plan_cell(x, y, atk)
-    todo = np.intersect1d(todo, np.concatenate(mine)) if mine else todo[:0]
+    todo = np.intersect1d(todo, samples_in(mine))
     for bounder in bounders:
         bound_batches(bounder, x, y, a.eps, rows, batches_of(todo, a.batch_size), None)
     seconds = time.perf_counter() - t0

@@ -3,11 +3,10 @@
 Runs as one process or sharded over ranks (torchrun, srun): each rank bounds
 its share of the batches, rank 0 merges and writes the same rows.
 """
-import numpy as np
 import pandas as pd
 
 from tinyscale import cli, io, runtime
-from tinyscale.verify import METHODS, AttackResult, Bounder, batches_of, bound_batches, plan_cell
+from tinyscale.verify import METHODS, AttackResult, Bounder, batches_of, bound_batches, plan_cell, samples_in
 
 
 def main() -> None:
@@ -34,7 +33,7 @@ def main() -> None:
         bounder = Bounder(model, x.shape[1], a.method, a.alpha, world.device)
         bound_batches(bounder, x, y, a.eps, rows, mine, a.timeout)
     rows["peak_mem_mb"] = round(runtime.peak_memory_mb(world.device), 1)
-    parts = world.gather((np.concatenate(mine) if mine else np.array([], int), rows))
+    parts = world.gather((samples_in(mine), rows))
     if world.is_main:
         for done, part in parts[1:]:
             rows.loc[done] = part.loc[done]
