@@ -5,7 +5,7 @@ SMK     := $(VENV)/bin/snakemake
 STAMP   := $(VENV)/.installed
 PROFILE ?= profiles/local
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup tpu-setup demo test lint bench clean
 
 setup: $(STAMP)
 
@@ -16,10 +16,23 @@ $(STAMP): envs/cpu.txt envs/auto_lirpa.txt pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
+# The XLA (TPU) training environment, separate from .venv (see envs/tpu.txt).
+TPU_VENV  := .venv-tpu
+TPU_PY    := $(TPU_VENV)/bin/python
+TPU_STAMP := $(TPU_VENV)/.installed
+
+tpu-setup: $(TPU_STAMP)
+
+$(TPU_STAMP): envs/tpu.txt pyproject.toml
+	test -x $(TPU_PY) || python3 -m venv $(TPU_VENV)
+	$(TPU_PY) -m pip install -q --disable-pip-version-check -r envs/tpu.txt
+	$(TPU_PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
 demo: setup
 	$(SMK) --profile $(PROFILE) all
 
-test: setup
+test: setup tpu-setup
 	$(PY) -m pytest -q
 
 lint: setup

@@ -37,22 +37,28 @@ def script(name):
     return f"{sys.executable} {SCRIPTS / name}"
 
 
-def torchrun(name, nproc, nnodes=1, endpoint=None, local_port=None):
-    """torchrun for workflow/scripts/<name>: one node standalone; several nodes
-    rendezvousing over c10d at ``endpoint`` (one agent per node, e.g. under
-    srun); or, with ``local_port``, several "nodes" on this machine."""
+def torchrun(name, nproc, nnodes=1, port=None):
+    """torchrun for workflow/scripts/<name>: standalone on one node; on several,
+    one agent per node rendezvousing over c10d at ``port`` (workflow/scripts/
+    multinode.py: srun with the job's first host in a Slurm job, else agents on
+    this machine)."""
     target = SCRIPTS / name
     if nnodes == 1:
         return f"{sys.executable} -m torch.distributed.run --standalone --nproc-per-node {nproc} {target}"
-    if local_port:
-        return (
-            f"{sys.executable} {SCRIPTS / 'local_nodes.py'} --nodes {nnodes} "
-            f"--nproc-per-node {nproc} --port {local_port} {target}"
-        )
     return (
-        f"{sys.executable} -m torch.distributed.run --nnodes {nnodes} --nproc-per-node {nproc} "
-        f"--rdzv-backend c10d --rdzv-endpoint {endpoint} --rdzv-id {config['name']} {target}"
+        f"{sys.executable} {SCRIPTS / 'multinode.py'} --nodes {nnodes} "
+        f"--nproc-per-node {nproc} --port {port} {target}"
     )
+
+
+def xla_python():
+    """The interpreter with torch_xla (its own venv: torch_xla pins another torch)."""
+    path = Path(workflow.basedir) / config["launch"]["xla_python"]
+    if not path.exists():
+        raise WorkflowError(
+            f"config key 'launch.xla_python': {path} does not exist (`make tpu-setup` builds it)"
+        )
+    return path
 
 
 def launch(name):
@@ -62,7 +68,35 @@ def launch(name):
     L = config["launch"]
     if L["launcher"] == "python":
         return script(name)
-    return torchrun(name, L["nproc_per_node"], L["nnodes"], endpoint=L["rdzv_endpoint"])
+    return torchrun(name, L["nproc_per_node"], L["nnodes"], port=L["rdzv_port"])
+
+
+def launch_training():
+    """Training runs on the XLA device under torch_xla.launch (from the torch_xla
+    venv) when device is xla; otherwise like every distributable script."""
+    if config["device"] == "xla":
+        return f"{xla_python()} {SCRIPTS / 'train.py'}"
+    return launch("train.py")
+
+
+def host_device():
+    """Device of the attack and verification rules: XLA trains only; the rest
+    runs on the host CPU."""
+    return "cpu" if config["device"] == "xla" else config["device"]
+
+
+def gpus_per_node():
+    """GPUs a job asks its scheduler for: one per process on a node."""
+    return config["launch"]["nproc_per_node"] if config["device"] == "cuda" else 0
+
+
+def node_resources(nnodes):
+    """Resources of a job spanning ``nnodes`` nodes, for the Slurm executor: one
+    task per node, started by the rule's own srun (``mpi``), so the jobstep
+    does not wrap it in ``srun -n1``. Nothing for one node."""
+    if nnodes == 1:
+        return {}
+    return {"nodes": nnodes, "tasks": nnodes, "tasks_per_gpu": 0, "mpi": "srun"}
 
 
 def scaling_runs():
@@ -75,18 +109,29 @@ def scaling_runs():
 
 
 def scaling_launch(wildcards):
-    """torchrun for one scaling run; multi-node runs rendezvous on this machine,
-    a port per run so that runs cannot collide."""
+    """torchrun for one scaling run; a rendezvous port per run, so that runs
+    cannot collide."""
     name = f"results/scaling/{wildcards.study}/{wildcards.nodes}n{wildcards.procs}p_run{wildcards.run}.csv"
     runs = scaling_runs()
     port = config["scaling"]["rdzv_port"] + (runs.index(name) if name in runs else len(runs))
-    return torchrun("scaling_run.py", int(wildcards.procs), int(wildcards.nodes), local_port=port)
+    return torchrun("scaling_run.py", int(wildcards.procs), int(wildcards.nodes), port=port)
 
 
 def scaling_threads(wildcards):
     """A scaling run holds every core Snakemake has (at least one per process),
-    so that no other job runs beside it and skews its timing."""
-    return max(workflow.cores, int(wildcards.nodes) * int(wildcards.procs))
+    so that no other job runs beside it and skews its timing. (Under Slurm a
+    job gets whole cores of its own; threads then sets cpus_per_task.)"""
+    if workflow.local_exec:
+        return max(workflow.cores, int(wildcards.nodes) * int(wildcards.procs))
+    return int(wildcards.procs)
+
+
+def scaling_nodes(wildcards):
+    return int(wildcards.nodes)
+
+
+def scaling_gpus(wildcards):
+    return int(wildcards.procs) if config["device"] == "cuda" else 0
 
 
 def threads_per_process():

@@ -10,7 +10,7 @@ rule train_checkpoint:
         metrics="results/robustness/checkpoints/{model}.json",
         history="results/robustness/checkpoints/{model}_history.csv",
     params:
-        cmd=launch("train.py"),
+        cmd=launch_training(),
         model_config=as_json(config["model"]),
         recipe=recipe,
         eval_attack=as_json(config["training"]["eval_attack"]),
@@ -20,6 +20,9 @@ rule train_checkpoint:
         device=config["device"],
         threads=threads_per_process(),
     threads: config["threads"]
+    resources:
+        gpu=gpus_per_node(),
+        **node_resources(config["launch"]["nnodes"]),
     log:
         f"{LOGS}/robustness/train/{{model}}.log",
     conda:
@@ -62,9 +65,12 @@ rule attack:
         attack=as_json(ROB["attack"]),
         batch_size=ROB["batch_size"],
         seed=config["seed"],
-        device=config["device"],
+        device=host_device(),
         threads=threads_per_process(),
     threads: config["threads"]
+    resources:
+        gpu=gpus_per_node(),
+        **node_resources(config["launch"]["nnodes"]),
     log:
         f"{LOGS}/robustness/attack/{{model}}__eps{{eps}}.log",
     conda:
@@ -92,9 +98,12 @@ rule verify_cell:
         alpha=as_json(ROB["alpha_crown"]),
         seed=config["seed"],
         name=config["name"],
-        device=config["device"],
+        device=host_device(),
         threads=threads_per_process(),
     threads: config["threads"]
+    resources:
+        gpu=gpus_per_node(),
+        **node_resources(config["launch"]["nnodes"]),
     log:
         f"{LOGS}/robustness/verify/{{model}}__{{method}}__eps{{eps}}.log",
     conda:

@@ -3,6 +3,8 @@ SCALE = config["scaling"]
 
 
 rule scaling_run:
+    wildcard_constraints:
+        nodes="1",
     input:
         checkpoint=f"results/robustness/checkpoints/{SCALE['model'] or MODELS[0]}.pt",
         samples=rules.select_samples.output[0],
@@ -15,8 +17,10 @@ rule scaling_run:
         attack=as_json(ROB["attack"]),
         batch_size=SCALE["batch_size"],
         seed=config["seed"],
-        device=config["device"],
+        device=host_device(),
     threads: scaling_threads
+    resources:
+        gpu=scaling_gpus,
     log:
         f"{LOGS}/scaling/{{study}}/{{nodes}}n{{procs}}p_run{{run}}.log",
     conda:
@@ -26,6 +30,18 @@ rule scaling_run:
         "--method {params.method} --eps {params.eps} --attack {params.attack:q} "
         "--batch-size {params.batch_size} --nodes {wildcards.nodes} --repeat {wildcards.run} "
         "--seed {params.seed} --device {params.device} --threads 1 --out {output} 2> {log}"
+
+
+# Runs over several nodes: one torchrun agent per node (srun in a Slurm job).
+use rule scaling_run as scaling_run_multinode with:
+    wildcard_constraints:
+        nodes=r"[2-9]|[1-9]\d+",
+    resources:
+        gpu=scaling_gpus,
+        nodes=scaling_nodes,
+        tasks=scaling_nodes,
+        tasks_per_gpu=0,
+        mpi="srun",
 
 
 rule scaling_table:

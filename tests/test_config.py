@@ -45,8 +45,8 @@ BAD = [
      "training.models.m.adversarial"),
     ({"training": {"models": {"bad__name": {}}}}, "training.models"),
     ({"training": {"models": {"m": {"lr": 1e-4, "lr_min": 1e-3}}}}, "training.models.m.lr_min"),
-    ({"launch": {"launcher": "torchrun", "nnodes": 2}}, "launch.rdzv_endpoint"),
-    ({"launch": {"launcher": "torchrun", "nnodes": 2, "rdzv_endpoint": "no-port"}}, "launch.rdzv_endpoint"),
+    ({"launch": {"launcher": "torchrun", "rdzv_port": 80}}, "launch.rdzv_port"),
+    ({"device": "xla", "launch": {"launcher": "torchrun"}}, "launch.launcher"),
     ({"launch": {"nproc_per_node": 2}}, "launch.launcher"),
     ({"launch": {"launcher": "mpirun"}}, "launch.launcher"),
 ]

@@ -8,20 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import write_idx
 from tinyscale.idx import DataError, find_idx_file, load_mnist, read_idx
-
-_CODES = {"u1": 0x08, "i1": 0x09, "i2": 0x0B, "i4": 0x0C, "f4": 0x0D, "f8": 0x0E}
-
-
-def write_idx(path: Path, array: np.ndarray, gz: bool = False) -> Path:
-    """Write ``array`` as an IDX file (big-endian header and data), gzipped if asked."""
-    array = np.asarray(array)
-    code = _CODES[array.dtype.kind + str(array.dtype.itemsize)]
-    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    data = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
-    path.write_bytes(gzip.compress(data) if gz else data)
-    return path
-
 
 @pytest.mark.parametrize("gz", [False, True])
 def test_round_trip_uint8(tmp_path, gz):

@@ -2,51 +2,11 @@
 from __future__ import annotations
 
 import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--cores", "2"]
-
-TINY = {
-    "name": "tiny",
-    "threads": 1,
-    "model": {"hidden": 32, "mlp_hidden": 64},
-    "training": {
-        "eval_attack": {"eps": 0.1, "steps": 2, "step_size": 0.5},
-        "models": {
-            "trm_std": {"epochs": 3},
-            "trm_adv": {"epochs": 3, "adversarial": {"eps": 0.1, "steps": 2, "step_size": 0.5},
-                        "select": "best_adversarial"},
-        },
-    },
-    "robustness": {"samples": 8, "eps": [0.05], "batch_size": 4, "attack": {"steps": 5},
-                   "alpha_crown": {"iterations": 3}},
-}
-
-
-def smk(workdir: Path, config: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    cfg = workdir / "config.yaml"
-    cfg.write_text(yaml.safe_dump(config))
-    proc = subprocess.run([*SNAKEMAKE, "-d", str(workdir), *args, "--configfile", str(cfg)],
-                          capture_output=True, text=True, timeout=900)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
-
-
-def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
-    """Job counts from a dry run's 'Job stats' table."""
-    text = proc.stdout + proc.stderr
-    if "Nothing to be done" in text:
-        return {}
-    table = text.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:]
-    return {name: int(count) for name, count in (line.split() for line in table) if name != "total"}
-
+from helpers import ROOT, SNAKEMAKE, TINY, planned_jobs, smk
 
 @pytest.fixture(scope="module")
 def complete_run(tmp_path_factory):

@@ -44,7 +44,10 @@ def _per_sample_noise(like: torch.Tensor, seeds: list[int]) -> torch.Tensor:
 
 
 def _rows(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """A per-sample mask shaped to broadcast over ``like``."""
+    """A per-sample mask shaped to broadcast over ``like``.
+
+    (Updates select with it rather than index with a boolean mask: a mask's
+    data-dependent shape would make an XLA device compile a graph per step.)"""
     return mask.view(-1, *([1] * (like.dim() - 1))).to(like.dtype)
 
 
@@ -86,7 +89,7 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: i
                 m = margin(logits, y)
                 better = (m < best_m) & active
                 best_m = torch.where(better, m, best_m)
-                best_x[better] = adv[better].detach()
+                best_x = torch.where(_rows(better, x) > 0, adv.detach(), best_x)
                 if stop_on_success:
                     active &= best_m >= 0
                 step = step_size * grad.sign() * _rows(active, x)
@@ -95,5 +98,5 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: i
             m = margin(model(adv), y)
             better = (m < best_m) & active
             best_m = torch.where(better, m, best_m)
-            best_x[better] = adv[better]
+            best_x = torch.where(_rows(better, x) > 0, adv, best_x)
     return PGDResult(best_x.detach(), best_m.detach())

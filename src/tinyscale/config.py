@@ -81,8 +81,9 @@ def _check_semantics(config: dict) -> None:
     if len(set(labels)) != len(labels):
         raise ConfigError(f"config key 'robustness.eps': values {labels} collide in file names")
     launch = config["launch"]
-    if launch["nnodes"] > 1 and not launch["rdzv_endpoint"]:
-        raise ConfigError("config key 'launch.rdzv_endpoint': required when launch.nnodes > 1")
+    if config["device"] == "xla" and launch["launcher"] != "python":
+        raise ConfigError("config key 'launch.launcher': device xla trains under torch_xla.launch "
+                          "(a process per XLA device); leave launcher at python")
     if launch["launcher"] == "python" and launch["nproc_per_node"] * launch["nnodes"] > 1:
         raise ConfigError("config key 'launch.launcher': python starts one process; use torchrun "
                           "for nproc_per_node or nnodes > 1")

@@ -11,6 +11,12 @@ seeded permutation, a DistributedSampler gives each its share, local batches
 make up the global batch, gradients are all-reduced, and evaluation is
 sharded with counts summed over ranks, so every rank takes the same decisions. ``scaling: sqrt`` applies seed 002's rule:
 global batch x world size, learning rate x sqrt(world size).
+
+What is device-specific (where the data and the model live, how a batch
+reaches the device, how the optimizer steps, where evaluation runs) is a
+:class:`DeviceLoop`: the default one here for the CPU, CUDA and DDP, and
+``tinyscale.xla.XlaLoop`` for an XLA device (imported only there: it needs
+torch_xla).
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ import copy
 import logging
 import math
 from dataclasses import dataclass
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -67,36 +74,89 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, attack: dict | 
     return world.sum(correct) / max(1, world.sum(len(x)))
 
 
+class DeviceLoop:
+    """The device side of :func:`train`: the CPU or a GPU, alone or under DDP.
+
+    The data sit on ``device`` as tensors and a batch is their rows; the
+    optimizer steps as usual (DDP all-reduced the gradients in backward);
+    evaluation runs on ``device`` too, sharded over the ranks.
+    """
+
+    def __init__(self, device: torch.device, world: World = SINGLE):
+        self.device = device
+        self.world = world
+        self.eval_device = device    # where evaluation runs, and its data lie
+        self.eval_world = world      # the ranks evaluation is sharded over
+
+    @property
+    def rank(self) -> int:
+        return self.world.rank
+
+    @property
+    def world_size(self) -> int:
+        return self.world.world_size
+
+    def prepare(self, net: TRMMLP) -> nn.Module:
+        """Move ``net`` to the device; return the module to train (DDP-wrapped under several ranks)."""
+        net.to(self.device)
+        return net if self.world_size == 1 else nn.parallel.DistributedDataParallel(net)
+
+    def batches(self, x: torch.Tensor, y: torch.Tensor,
+                index: Iterable[torch.Tensor]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The rows ``x[i], y[i]`` of each index batch ``i`` (``x``, ``y`` on ``eval_device``), on the device."""
+        for idx in index:
+            idx = idx.to(self.device)
+            yield x[idx], y[idx]
+
+    def optimizer_step(self, opt: torch.optim.Optimizer) -> None:
+        opt.step()
+
+    def step_done(self) -> None:
+        """End of a training step (an XLA device runs the step's graph here)."""
+
+    def host(self, net: TRMMLP) -> TRMMLP:
+        """The model to evaluate (on ``eval_device``) with ``net``'s current weights."""
+        return net
+
+    def sum(self, value: float) -> float:
+        return self.world.sum(value)
+
+    def extra_metrics(self) -> dict:
+        return {}
+
+
 def train(ds: Dataset, model_cfg: dict, recipe: dict, eval_attack: dict, seed: int,
           device: torch.device, validation_fraction: float = 0.1, world: World = SINGLE,
-          scaling: str = "off") -> TrainResult:
+          scaling: str = "off", loop: DeviceLoop | None = None) -> TrainResult:
+    """Train on ``device`` under ``world``, or as ``loop`` says when one is given."""
+    loop = loop or DeviceLoop(device, world)
     torch.manual_seed(seed)
-    net = TRMMLP(TRMConfig(input_dim=ds.input_dim, **model_cfg)).to(device)
-    model = net if world.world_size == 1 else nn.parallel.DistributedDataParallel(net)
-    recipe = scaled_recipe(recipe, world.world_size, scaling)
-    x_all, y_all = (t.to(device) for t in ds.tensors("train"))
-    x_test, y_test = (t.to(device) for t in ds.tensors("test"))
+    net = TRMMLP(TRMConfig(input_dim=ds.input_dim, **model_cfg))
+    model = loop.prepare(net)
+    recipe = scaled_recipe(recipe, loop.world_size, scaling)
+    x_all, y_all = (t.to(loop.eval_device) for t in ds.tensors("train"))
+    x_test, y_test = (t.to(loop.eval_device) for t in ds.tensors("test"))
     order = torch.from_numpy(np.random.default_rng(seed).permutation(len(x_all)))
     n_val = int(round(validation_fraction * len(x_all))) if recipe["select"] == "best_adversarial" else 0
-    val_idx, tr_idx = order[:n_val].to(device), order[n_val:].to(device)
+    val_idx, tr_idx = order[:n_val].to(loop.eval_device), order[n_val:].to(loop.eval_device)
     x_tr, y_tr = x_all[tr_idx], y_all[tr_idx]
 
     opt = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"])
     adv = recipe.get("adversarial")
     gen = torch.Generator().manual_seed(seed)
-    local_batch = max(1, recipe["batch_size"] // world.world_size)
-    steps_per_epoch = math.ceil(math.ceil(len(x_tr) / world.world_size) / local_batch)
+    local_batch = max(1, recipe["batch_size"] // loop.world_size)
+    steps_per_epoch = math.ceil(math.ceil(len(x_tr) / loop.world_size) / local_batch)
+    eval_world = loop.eval_world
     history, best = [], (-1.0, None)
     for epoch in range(recipe["epochs"]):
         model.train()
         perm = torch.randperm(len(x_tr), generator=gen)
         # this rank's share of the epoch's shuffle: perm[rank::world] (padded to equal
         # lengths); its consecutive local batches make up the global batches
-        share = perm[list(DistributedSampler(perm, world.world_size, world.rank, shuffle=False))].to(device)
-        total_loss, seen = 0.0, 0
-        for step in range(steps_per_epoch):
-            idx = share[step * local_batch:(step + 1) * local_batch]
-            xb, yb = x_tr[idx], y_tr[idx]
+        share = perm[list(DistributedSampler(perm, loop.world_size, loop.rank, shuffle=False))]
+        index = [share[step * local_batch:(step + 1) * local_batch] for step in range(steps_per_epoch)]
+        losses, sizes = [], []   # read once per epoch: no device-to-host copy per step
+        for step, (xb, yb) in enumerate(loop.batches(x_tr, y_tr, index)):
             for group in opt.param_groups:
                 group["lr"] = _lr_at(recipe, epoch, step, steps_per_epoch)
             loss = F.cross_entropy(model(xb), yb)
@@ -107,32 +167,36 @@ def train(ds: Dataset, model_cfg: dict, recipe: dict, eval_attack: dict, seed: i
                 loss = w * loss + (1 - w) * F.cross_entropy(model(x_adv), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            opt.step()
-            total_loss += loss.item() * len(idx)
-            seen += len(idx)
+            loop.optimizer_step(opt)
+            loop.step_done()
+            losses.append(loss.detach())
+            sizes.append(len(yb))
+        total_loss = sum(v * n for v, n in zip(torch.stack(losses).cpu().tolist(), sizes))
         model.eval()
+        host = loop.host(net)
         row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"],
-               "loss": world.sum(total_loss) / world.sum(seen),
-               "clean_acc": accuracy(net, x_test, y_test, world=world),
-               "pgd_acc": accuracy(net, x_test, y_test, eval_attack, world=world)}
+               "loss": loop.sum(total_loss) / loop.sum(sum(sizes)),
+               "clean_acc": accuracy(host, x_test, y_test, world=eval_world),
+               "pgd_acc": accuracy(host, x_test, y_test, eval_attack, world=eval_world)}
         if n_val:
-            row["val_pgd_acc"] = accuracy(net, x_all[val_idx], y_all[val_idx], eval_attack, world=world)
+            row["val_pgd_acc"] = accuracy(host, x_all[val_idx], y_all[val_idx], eval_attack, world=eval_world)
             if row["val_pgd_acc"] > best[0]:
-                best = (row["val_pgd_acc"], copy.deepcopy(net.state_dict()))
+                best = (row["val_pgd_acc"], copy.deepcopy(host.state_dict()))
         history.append(row)
         log.info("epoch %d/%d loss %.4f clean %.3f pgd %.3f", epoch + 1, recipe["epochs"],
                  row["loss"], row["clean_acc"], row["pgd_acc"])
+    host = loop.host(net)
     kept_epoch = len(history)
     if n_val:
-        net.load_state_dict(best[1])
+        host.load_state_dict(best[1])
         kept_epoch = 1 + [r["val_pgd_acc"] for r in history].index(best[0])
-    net.eval()
-    metrics = {"clean_acc": accuracy(net, x_test, y_test, world=world),
-               "pgd_acc": accuracy(net, x_test, y_test, eval_attack, world=world),
+    host.eval()
+    metrics = {"clean_acc": accuracy(host, x_test, y_test, world=eval_world),
+               "pgd_acc": accuracy(host, x_test, y_test, eval_attack, world=eval_world),
                "kept_epoch": kept_epoch, "eval_attack": eval_attack,
-               "test_samples": len(x_test), "world_size": world.world_size,
-               "global_batch": recipe["batch_size"], "lr": recipe["lr"]}
-    return TrainResult(net.cpu(), history, metrics)
+               "test_samples": len(x_test), "world_size": loop.world_size,
+               "global_batch": recipe["batch_size"], "lr": recipe["lr"], **loop.extra_metrics()}
+    return TrainResult(host.cpu(), history, metrics)
 
 
 def scaled_recipe(recipe: dict, world_size: int, scaling: str) -> dict:

@@ -1,0 +1,66 @@
+"""What the end-to-end tests share: the tiny config and how they call Snakemake."""
+from __future__ import annotations
+
+import gzip
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+
+TINY = {
+    "name": "tiny",
+    "threads": 1,
+    "model": {"hidden": 32, "mlp_hidden": 64},
+    "training": {
+        "eval_attack": {"eps": 0.1, "steps": 2, "step_size": 0.5},
+        "models": {
+            "trm_std": {"epochs": 3},
+            "trm_adv": {"epochs": 3, "adversarial": {"eps": 0.1, "steps": 2, "step_size": 0.5},
+                        "select": "best_adversarial"},
+        },
+    },
+    "robustness": {"samples": 8, "eps": [0.05], "batch_size": 4, "attack": {"steps": 5},
+                   "alpha_crown": {"iterations": 3}},
+}
+
+
+def smk(workdir: Path, config: dict, *args: str, check: bool = True, prefix: tuple[str, ...] = (),
+        timeout: float = 900) -> subprocess.CompletedProcess:
+    """Snakemake on ``config`` in ``workdir``: on 2 local cores unless ``args``
+    name a profile; ``prefix`` is e.g. a ``timeout -k`` wrapper."""
+    cfg = workdir / "config.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    cores = [] if "--profile" in args else ["--cores", "2"]
+    proc = subprocess.run([*prefix, *SNAKEMAKE, *cores, "-d", str(workdir), *args, "--configfile", str(cfg)],
+                          capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """Job counts from a dry run's 'Job stats' table."""
+    text = proc.stdout + proc.stderr
+    if "Nothing to be done" in text:
+        return {}
+    table = text.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:]
+    return {name: int(count) for name, count in (line.split() for line in table) if name != "total"}
+
+
+_CODES = {"u1": 0x08, "i1": 0x09, "i2": 0x0B, "i4": 0x0C, "f4": 0x0D, "f8": 0x0E}
+
+
+def write_idx(path: Path, array: np.ndarray, gz: bool = False) -> Path:
+    """Write ``array`` as an IDX file (big-endian header and data), gzipped if asked."""
+    array = np.asarray(array)
+    code = _CODES[array.dtype.kind + str(array.dtype.itemsize)]
+    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path

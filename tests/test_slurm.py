@@ -1,0 +1,128 @@
+"""The Slurm profile on a real Slurm cluster: slurmctld, two slurmd (nodes n1
+and n2), slurmdbd with MariaDB, munge, started on this machine by
+tests/slurm/cluster.sh. Needs root (CI runs as root); skipped otherwise."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import ROOT, TINY, planned_jobs, smk, write_idx
+from tinyscale.data import load_digits_split
+
+CLUSTER = ROOT / "tests" / "slurm" / "cluster.sh"
+TIMEOUT = ("timeout", "-k", "10", "900")   # snakemake under Slurm must never hang a CI run
+PROFILE = ("--profile", str(ROOT / "profiles" / "slurm"),
+           "--slurm-init-seconds-before-status-checks", "2")
+# data, both checkpoints, a sweep cell per model, a 1-node and a 2-node scaling run
+CONFIG = {**TINY, "robustness": {**TINY["robustness"], "methods": ["crown"]},
+          "scaling": {"grid": [[1, 1], [2, 1]], "repeats": 1}}
+CELL_KEYS = ["sample", "label", "prediction", "verdict", "lower_bound", "attack_margin", "bound_source"]
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="starting a Slurm cluster needs root")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    subprocess.run([CLUSTER, "install"], check=True, timeout=900)
+    state = tmp_path_factory.mktemp("slurm")
+    subprocess.run([CLUSTER, "start", str(state)], check=True, timeout=300)
+    yield state
+    subprocess.run([CLUSTER, "stop", str(state)], check=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("local")
+    smk(workdir, CONFIG, "all")
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def slurm_run(cluster, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("on_slurm")
+    smk(workdir, CONFIG, *PROFILE, "all", prefix=TIMEOUT, timeout=960)
+    return workdir
+
+
+def sacct(*fields: str) -> list[dict]:
+    out = subprocess.run(["sacct", "-a", "-n", "-P", "-S", "now-1day", "-o", ",".join(fields)],
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    return [dict(zip(fields, line.split("|"))) for line in out.splitlines()]
+
+
+def test_slurm_gives_the_rows_and_verdicts_of_the_local_run(local_run, slurm_run):
+    cells = sorted((local_run / "results/robustness/sweep").glob("*.csv"))
+    assert [c.name for c in cells] == ["trm_adv__crown__eps0.05.csv", "trm_std__crown__eps0.05.csv"]
+    for cell in cells:
+        pd.testing.assert_frame_equal(pd.read_csv(cell)[CELL_KEYS],
+                                      pd.read_csv(slurm_run / "results/robustness/sweep" / cell.name)[CELL_KEYS])
+    counts = ["model", "epsilon", "verified", "falsified", "unknown", "timeout", "misclassified", "total"]
+    pd.testing.assert_frame_equal(pd.read_csv(local_run / "results/robustness/sweep.csv")[counts],
+                                  pd.read_csv(slurm_run / "results/robustness/sweep.csv")[counts])
+    for model in ("trm_std", "trm_adv"):
+        metrics = [json.loads((run / f"results/robustness/checkpoints/{model}.json").read_text())
+                   for run in (local_run, slurm_run)]
+        assert metrics[0]["clean_acc"] == metrics[1]["clean_acc"]
+        assert metrics[0]["pgd_acc"] == metrics[1]["pgd_acc"]
+    scaling = ["devices", "batch", "samples", "nodes", "procs_per_node", "world_size"]
+    pd.testing.assert_frame_equal(pd.read_csv(local_run / "results/scaling/scaling.csv")[scaling],
+                                  pd.read_csv(slurm_run / "results/scaling/scaling.csv")[scaling])
+
+
+def test_every_job_ran_under_slurm_with_its_logs(slurm_run):
+    logs = (slurm_run / "results/logs/slurm").rglob("*.log")   # rule_<name>/[<wildcards>/]<job id>.log
+    rules = {p.relative_to(slurm_run / "results/logs/slurm").parts[0] for p in logs}
+    assert rules == {f"rule_{r}" for r in ("prepare_data", "train_checkpoint", "select_samples", "attack",
+                                            "verify_cell", "merge_sweep", "scaling_run",
+                                            "scaling_run_multinode", "scaling_table")}, rules
+    assert (slurm_run / "results/logs/robustness/train/trm_adv.log").read_text().strip()
+
+
+def test_the_two_node_run_spans_both_nodes_through_srun(slurm_run):
+    log = (slurm_run / "results/logs/scaling/sweep/2n1p_run1.log").read_text()
+    assert "multinode: srun --nodes 2 --ntasks 2 --ntasks-per-node=1" in log
+    assert "--rdzv-backend c10d" in log
+    steps = [s for s in sacct("JobID", "NNodes", "NodeList", "State")
+             if "." in s["JobID"] and s["NNodes"] == "2" and s["State"] == "COMPLETED"]
+    assert any(s["NodeList"] == "n[1-2]" for s in steps), steps
+    row = pd.read_csv(slurm_run / "results/scaling/sweep/2n1p_run1.csv").iloc[0]
+    assert (row["nodes"], row["world_size"], row["samples"]) == (2, 2, 8)
+
+
+def _mnist_from_digits(folder, truncate_labels: bool):
+    """The digits split written as the four MNIST IDX files (8x8 pixels as uint8)."""
+    ds = load_digits_split(0.2, 0)
+    folder.mkdir(exist_ok=True)
+    for prefix, part in (("train", "train"), ("t10k", "test")):
+        x, y = ds.tensors(part)
+        write_idx(folder / f"{prefix}-images-idx3-ubyte",
+                  np.round(x.numpy().reshape(-1, 8, 8) * 255).astype(np.uint8))
+        labels = write_idx(folder / f"{prefix}-labels-idx1-ubyte", y.numpy().astype(np.uint8))
+        if truncate_labels and prefix == "train":
+            labels.write_bytes(labels.read_bytes()[:-10])   # an interrupted download
+
+
+def test_a_failing_job_fails_the_run_and_a_rerun_completes_it(cluster, tmp_path):
+    mnist = tmp_path / "mnist"
+    _mnist_from_digits(mnist, truncate_labels=True)
+    config = {**CONFIG, "data": {"source": "mnist", "mnist_dir": str(mnist)}}
+    target = "results/robustness/checkpoints/trm_std.json"
+    failed = smk(tmp_path, config, *PROFILE, "--retries", "0", target, check=False, prefix=TIMEOUT,
+                 timeout=960)
+    assert failed.returncode != 0
+    log = (tmp_path / "results/logs/data/mnist.log").read_text()
+    assert "train-labels-idx1-ubyte" in log, log
+    assert not (tmp_path / "results/data/mnist.npz").exists()
+    states = {s["State"] for s in sacct("JobID", "JobName", "State", "WorkDir") if s["WorkDir"] == str(tmp_path)}
+    assert "FAILED" in states, states
+
+    _mnist_from_digits(mnist, truncate_labels=False)   # the download is repaired
+    assert planned_jobs(smk(tmp_path, config, *PROFILE, "-n", target)) == {
+        "prepare_data": 1, "train_checkpoint": 1}
+    smk(tmp_path, config, *PROFILE, target, prefix=TIMEOUT, timeout=960)
+    assert json.loads((tmp_path / target).read_text())["data"] == "mnist"
