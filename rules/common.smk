@@ -85,15 +85,16 @@ def host_device():
     return "cpu" if config["device"] == "xla" else config["device"]
 
 
-def gpus_per_node():
-    """GPUs a job asks its scheduler for: one per process on a node."""
-    return config["launch"]["nproc_per_node"] if config["device"] == "cuda" else 0
+def gpus(procs_per_node):
+    """GPUs a job asks its scheduler for: one per process on a node, on CUDA."""
+    return procs_per_node if config["device"] == "cuda" else 0
 
 
 def node_resources(nnodes):
-    """Resources of a job spanning ``nnodes`` nodes, for the Slurm executor: one
-    task per node, started by the rule's own srun (``mpi``), so the jobstep
-    does not wrap it in ``srun -n1``. Nothing for one node."""
+    """Resources of a job spanning ``nnodes`` nodes (a count, or a function of
+    the wildcards), for the Slurm executor: one task per node, started by the
+    rule's own srun (``mpi``), so the jobstep does not wrap it in ``srun -n1``.
+    Nothing for one node."""
     if nnodes == 1:
         return {}
     return {"nodes": nnodes, "tasks": nnodes, "tasks_per_gpu": 0, "mpi": "srun"}
@@ -131,7 +132,7 @@ def scaling_nodes(wildcards):
 
 
 def scaling_gpus(wildcards):
-    return int(wildcards.procs) if config["device"] == "cuda" else 0
+    return gpus(int(wildcards.procs))
 
 
 def threads_per_process():

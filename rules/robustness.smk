@@ -21,7 +21,7 @@ rule train_checkpoint:
         threads=threads_per_process(),
     threads: config["threads"]
     resources:
-        gpu=gpus_per_node(),
+        gpu=gpus(config["launch"]["nproc_per_node"]),
         **node_resources(config["launch"]["nnodes"]),
     log:
         f"{LOGS}/robustness/train/{{model}}.log",
@@ -69,7 +69,7 @@ rule attack:
         threads=threads_per_process(),
     threads: config["threads"]
     resources:
-        gpu=gpus_per_node(),
+        gpu=gpus(config["launch"]["nproc_per_node"]),
         **node_resources(config["launch"]["nnodes"]),
     log:
         f"{LOGS}/robustness/attack/{{model}}__eps{{eps}}.log",
@@ -102,7 +102,7 @@ rule verify_cell:
         threads=threads_per_process(),
     threads: config["threads"]
     resources:
-        gpu=gpus_per_node(),
+        gpu=gpus(config["launch"]["nproc_per_node"]),
         **node_resources(config["launch"]["nnodes"]),
     log:
         f"{LOGS}/robustness/verify/{{model}}__{{method}}__eps{{eps}}.log",

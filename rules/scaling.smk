@@ -38,10 +38,7 @@ use rule scaling_run as scaling_run_multinode with:
         nodes=r"[2-9]|[1-9]\d+",
     resources:
         gpu=scaling_gpus,
-        nodes=scaling_nodes,
-        tasks=scaling_nodes,
-        tasks_per_gpu=0,
-        mpi="srun",
+        **node_resources(scaling_nodes),
 
 
 rule scaling_table:
