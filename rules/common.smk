@@ -1,9 +1,11 @@
 # Shared helpers: config validation, target lists, command prefixes.
 import json
+import shlex
 import sys
 from pathlib import Path
 
 from tinyscale.config import ConfigError, format_eps, load_schema, validate
+from tinyscale.report.figures import GROUPS, REPORT_ORDER
 
 try:
     validate(config, load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"))
@@ -170,3 +172,40 @@ def crown_cell(wildcards):
 
 def crown_flag(wildcards, input):
     return f"--crown-cell {input.crown}" if input.crown else ""
+
+
+CAPTIONS = Path(workflow.basedir) / "workflow" / "report"
+
+
+def figure_outputs(group, category):
+    """A figure rule's named outputs: each figure's PNG (in the HTML report, with
+    workflow/report/<figure>.rst as its caption) and SVG."""
+    out = {}
+    for name in GROUPS[group]:
+        out[name] = report(f"results/figures/{name}.png", caption=str(CAPTIONS / f"{name}.rst"), category=category)
+        out[f"{name}_svg"] = f"results/figures/{name}.svg"
+    return out
+
+
+def report_figures():
+    """The figures in the PDF's order."""
+    return [f"results/figures/{name}.png" for name in REPORT_ORDER]
+
+
+def report_captions():
+    return [CAPTIONS / f"{name}.rst" for name in REPORT_ORDER]
+
+
+def report_command():
+    """The command that rebuilds the report with this configuration (its provenance records it)."""
+    def shown(path):
+        path = Path(path)
+        return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+    parts = ["snakemake"]
+    for path in workflow.config_settings.configfiles:
+        parts += ["--configfile", shown(path)]
+    overrides = workflow.config_settings.config
+    if overrides:
+        parts += ["--config", *(f"{key}={value}" for key, value in overrides.items())]
+    return shlex.join(parts + ["reports"])

@@ -46,8 +46,6 @@ rule scaling_table:
         scaling_runs(),
     output:
         table="results/scaling/scaling.csv",
-        png=report("results/scaling/scaling.png", category="Scaling"),
-        svg="results/scaling/scaling.svg",
     params:
         cmd=script("scaling_table.py"),
     log:
@@ -55,4 +53,4 @@ rule scaling_table:
     conda:
         ENV
     shell:
-        "{params.cmd} --out {output.table} --png {output.png} --svg {output.svg} {input} 2> {log}"
+        "{params.cmd} --out {output.table} {input} 2> {log}"

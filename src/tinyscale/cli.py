@@ -10,6 +10,7 @@ from typing import Callable
 from .checkpoint import CheckpointError
 from .config import ConfigError
 from .idx import DataError
+from .report.results import ResultsError
 from .progress import setup_logging
 
 log = logging.getLogger("tinyscale")
@@ -58,7 +59,7 @@ def run(main: Callable[[], None]) -> None:
     setup_logging()
     try:
         record(main)()
-    except (ConfigError, DataError, CheckpointError) as err:
+    except (ConfigError, DataError, CheckpointError, ResultsError) as err:
         log.error("%s", err)
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -1,0 +1,48 @@
+"""Draw one group of report figures from result files, each as <figure>.png and <figure>.svg.
+
+  figures.py sweep --sweep results/robustness/sweep.csv --out <figure>.png <figure>.svg ...
+  figures.py training --metrics <model>.json ... --histories <model>_history.csv ... --out ...
+  figures.py convergence --cells <sweep cell>.csv ... --out ...
+  figures.py scaling --scaling results/scaling/scaling.csv --out ...
+"""
+from pathlib import Path
+
+from tinyscale import cli
+from tinyscale.report import figures, results
+
+
+def main() -> None:
+    p = cli.parser(__doc__)
+    p.add_argument("group", choices=sorted(figures.GROUPS))
+    p.add_argument("--models", nargs="+", default=[], help="the config's models, in order (fixes their colours)")
+    p.add_argument("--out", nargs="+", required=True, help="the group's <figure>.png and <figure>.svg paths")
+    p.add_argument("--sweep")
+    p.add_argument("--metrics", nargs="+")
+    p.add_argument("--histories", nargs="+")
+    p.add_argument("--cells", nargs="+")
+    p.add_argument("--scaling")
+    a = p.parse_args()
+    figures.theme()
+    colours = figures.model_colours(a.models)
+    if a.group == "sweep":
+        sweep = results.load_sweep(a.sweep)
+        drawn = {name: getattr(figures, name)(sweep, colours) for name in figures.GROUPS["sweep"]}
+    elif a.group == "training":
+        drawn = {"training_curves": figures.training_curves(results.load_histories(a.histories),
+                                                            results.load_checkpoints(a.metrics), colours)}
+    elif a.group == "convergence":
+        drawn = {"convergence": figures.convergence(results.convergence(results.load_cells(a.cells)), colours)}
+    else:
+        drawn = {"scaling": figures.scaling(results.load_scaling(a.scaling)[1])}
+    paths = {(p.stem, p.suffix): p for p in map(Path, a.out)}
+    missing = [f"{n}{s}" for n in drawn for s in (".png", ".svg") if (n, s) not in paths]
+    if missing:
+        p.error(f"--out lacks {', '.join(missing)}")
+    for name, fig in drawn.items():
+        png, svg = paths[name, ".png"], paths[name, ".svg"]
+        figures.save(fig, png, svg)
+        cli.log.info("wrote %s and %s", png, svg)
+
+
+if __name__ == "__main__":
+    cli.run(main)
