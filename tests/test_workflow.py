@@ -1,6 +1,8 @@
 """The pipeline end to end through Snakemake on a tiny config."""
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 
 import pandas as pd
@@ -39,7 +41,7 @@ def test_scaling_runs_and_their_table(complete_run):
     assert set(table["devices"]) == {"1xcpu", "2xcpu", "2x1xcpu"}
     assert (table["samples"] == 8).all() and (table["total_time_s"] > 0).all() and (table["gpu_mem_mb"] > 0).all()
     assert table["notes"].str.match(r"run[12]").all()
-    assert (complete_run / "results/scaling/scaling.png").stat().st_size > 10_000
+    assert (complete_run / "results/figures/scaling.png").stat().st_size > 10_000
 
 
 def test_every_rule_wrote_a_log(complete_run):
@@ -70,7 +72,44 @@ def test_nothing_to_do_after_a_complete_run(complete_run):
 def test_new_eps_runs_only_new_cells(complete_run):
     wider = {**TINY, "robustness": {**TINY["robustness"], "eps": [0.05, 0.1]}}
     jobs = planned_jobs(smk(complete_run, wider, "-n", "all"))
-    assert jobs == {"attack": 2, "verify_cell": 6, "merge_sweep": 1, "all": 1}
+    assert jobs == {"attack": 2, "verify_cell": 6, "merge_sweep": 1, "sweep_figures": 1, "convergence_figure": 1,
+                    "provenance": 1, "report_pdf": 1, "slides": 1, "all": 1}
+
+
+def test_all_builds_the_report_and_snakemake_report_shows_its_figures(complete_run):
+    from test_report import FIGURES, pdf_text
+    sweep = pd.read_csv(complete_run / "results/robustness/sweep.csv")
+    text = pdf_text(complete_run / "results/report/report.pdf")
+    row = sweep[(sweep["model"] == "trm_adv") & (sweep["bound"] == "alpha-CROWN")].iloc[0]
+    assert f"trm_adv alpha-CROWN 0.05 {row['verified']} {row['falsified']} {row['unknown']}" in text
+    assert (complete_run / "results/report/slides.pptx").stat().st_size > 50_000
+    for name in FIGURES:
+        assert (complete_run / f"results/figures/{name}.svg").exists()
+    html = complete_run / "report.html"
+    smk(complete_run, TINY, "--report", str(html))
+    shown = json.loads(re.search(r"var results = (\{.*?\});\n", html.read_text()).group(1))
+    assert sorted(shown) == sorted(f"results/figures/{name}.png" for name in FIGURES)
+    assert all(entry["caption"].startswith("<p>") for entry in shown.values())
+
+
+def test_a_changed_result_rebuilds_only_what_shows_it(complete_run):
+    """Edit the merged sweep (one verdict of a cell moves between verified and unknown):
+    its figures, the PDF and the deck are rebuilt, not the training or scaling figures,
+    and the PDF states the new count. (A touch alone rebuilds nothing: same checksum.)"""
+    path = complete_run / "results/robustness/sweep.csv"
+    sweep = pd.read_csv(path)
+    row = sweep.index[(sweep["model"] == "trm_adv") & (sweep["bound"] == "alpha-CROWN")][0]
+    step = -1 if sweep.at[row, "verified"] > 0 else 1
+    source = "unknown" if sweep.at[row, "unknown"] > 0 else "falsified"
+    sweep.at[row, "verified"] += step
+    sweep.at[row, source] -= step
+    sweep.to_csv(path, index=False)
+    jobs = planned_jobs(smk(complete_run, TINY, "-n", "all"))
+    assert jobs == {"sweep_figures": 1, "report_pdf": 1, "slides": 1, "all": 1}
+    smk(complete_run, TINY, "all")
+    from test_report import pdf_text
+    assert f"trm_adv alpha-CROWN 0.05 {sweep.at[row, 'verified']} {sweep.at[row, 'falsified']} " \
+           f"{sweep.at[row, 'unknown']}" in pdf_text(complete_run / "results/report/report.pdf")
 
 
 def test_targeted_rebuild_builds_only_what_the_file_needs(tmp_path):
