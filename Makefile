@@ -31,6 +31,7 @@ $(TPU_STAMP): envs/tpu.txt pyproject.toml
 
 demo: setup
 	$(SMK) --profile $(PROFILE) all
+	$(SMK) --profile $(PROFILE) --report results/report/report.html
 
 test: setup tpu-setup
 	$(PY) -m pytest -q

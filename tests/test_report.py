@@ -227,7 +227,7 @@ def test_deck_has_the_six_slides_and_the_numbers(report):
     assert "{0.01, 0.02, 0.04}" in texts[1]
     assert "18 cells" in texts[2] and "6 PGD runs" in texts[2] and "6 runs" in texts[2]
     results = _table(slides[3])
-    assert results[0] == ["eps (alpha-CROWN)", "trm_std", "trm_adv"]
+    assert results[0] == ["eps", "trm_std", "trm_adv"] and "verified share, alpha-CROWN" in texts[3]
     assert results[1:] == [["0.01", "50.0%", "90.0%"], ["0.02", "15.0%", "75.0%"], ["0.04", "0.0%", "20.0%"]]
     assert HEADLINE in texts[3]
     assert [row[:5] for row in _table(slides[4])[1:]] == [["1xcpu", "1", "32.0", "1.00x", "100%"],

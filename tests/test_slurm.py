@@ -81,6 +81,9 @@ def test_every_job_ran_under_slurm_with_its_logs(slurm_run):
                                             "verify_cell", "merge_sweep", "scaling_run",
                                             "scaling_run_multinode", "scaling_table")}, rules
     assert (slurm_run / "results/logs/robustness/train/trm_adv.log").read_text().strip()
+    # the report's rules are local rules: they run on the submitting host, with their own logs
+    assert (slurm_run / "results/report/report.pdf").stat().st_size > 100_000
+    assert (slurm_run / "results/logs/report/report_pdf.log").exists()
 
 
 def test_the_two_node_run_spans_both_nodes_through_srun(slurm_run):

@@ -31,8 +31,9 @@ BLANK = 6  # the default template's blank layout
 
 
 def estimated_lines(text: str, size_pt: float, width: Emu) -> int:
-    """Lines a paragraph wraps to: a conservative 0.55 em per character."""
-    per_line = max(1, int(Emu(width).pt / (0.55 * size_pt)))
+    """Lines a paragraph wraps to: a conservative 0.6 em per character (wide enough for
+    the fonts LibreOffice substitutes for Calibri)."""
+    per_line = max(1, int(Emu(width).pt / (0.6 * size_pt)))
     return sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
 
 
@@ -211,14 +212,16 @@ def pipeline_slide(prs, c: Campaign) -> None:
 def results_slide(prs, c: Campaign, figure: Path) -> None:
     s = prs.slides.add_slide(prs.slide_layouts[BLANK])
     _title(s, "Results: verified share against eps")
-    pic = _picture(s, figure, MARGIN, BODY_TOP, Inches(7.4), Inches(4.6))
+    pic = _picture(s, figure, MARGIN, BODY_TOP, Inches(7.8), Inches(4.6))
     grid = c.verified_grid().set_index("model").T.reset_index()  # eps rows, model columns
-    grid.columns = [f"{c.tightest}"] + list(grid.columns[1:])
-    grid.iloc[:, 0] = [label.removeprefix("eps ") for label in grid.iloc[:, 0]]
+    grid = grid.rename(columns={"index": "eps"})
+    grid["eps"] = grid["eps"].str.removeprefix("eps ")
     left = MARGIN + pic.width + Inches(0.4)
     width = SLIDE_W - MARGIN - left
-    size = 14 if len(grid) <= 8 else 11
-    _table(s, grid.rename(columns={c.tightest: f"eps ({c.tightest})"}), left, BODY_TOP, width, size=size)
+    label = f"verified share, {c.tightest}"
+    _text(s, left, BODY_TOP, width, Inches(0.5), [label], fitting_size([label], width, Inches(0.5), 16, spacing=1.0),
+          bold=True, colour=MUTED)
+    _table(s, grid, left, BODY_TOP + Inches(0.55), width, size=14 if len(grid) <= 8 else 11)
     head = c.headline()
     sentence = head.sentence() if head else c.summary()[0]
     _text(s, MARGIN, Inches(6.25), BODY_W, Inches(0.9), [sentence],
