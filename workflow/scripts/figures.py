@@ -23,15 +23,21 @@ def main() -> None:
     p.add_argument("--scaling")
     a = p.parse_args()
     figures.theme()
-    colours = figures.model_colours(a.models)
+
+    def colours(table):
+        """The config's models first (their colours do not depend on the results), then any others."""
+        return figures.model_colours(a.models + sorted(set(table["model"]) - set(a.models)))
+
     if a.group == "sweep":
         sweep = results.load_sweep(a.sweep)
-        drawn = {name: getattr(figures, name)(sweep, colours) for name in figures.GROUPS["sweep"]}
+        drawn = {name: getattr(figures, name)(sweep, colours(sweep)) for name in figures.GROUPS["sweep"]}
     elif a.group == "training":
-        drawn = {"training_curves": figures.training_curves(results.load_histories(a.histories),
-                                                            results.load_checkpoints(a.metrics), colours)}
+        histories = results.load_histories(a.histories)
+        drawn = {"training_curves": figures.training_curves(histories, results.load_checkpoints(a.metrics),
+                                                            colours(histories))}
     elif a.group == "convergence":
-        drawn = {"convergence": figures.convergence(results.convergence(results.load_cells(a.cells)), colours)}
+        table = results.convergence(results.load_cells(a.cells))
+        drawn = {"convergence": figures.convergence(table, colours(table))}
     else:
         drawn = {"scaling": figures.scaling(results.load_scaling(a.scaling)[1])}
     paths = {(p.stem, p.suffix): p for p in map(Path, a.out)}

@@ -19,7 +19,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from .. import io  # noqa: E402
 from ..config import format_eps  # noqa: E402
 from ..verify import VERDICTS  # noqa: E402
-from .results import METHOD_ORDER  # noqa: E402
+from .results import methods_in  # noqa: E402
 
 # the figures each rule draws, by the results they read
 GROUPS = {
@@ -55,6 +55,11 @@ def save(fig: plt.Figure, png, svg) -> None:
     plt.close(fig)
 
 
+def _models(table: pd.DataFrame, colours: dict) -> list[str]:
+    """The models a table holds, in the config's order (the colours' keys)."""
+    return [m for m in colours if m in set(table["model"])]
+
+
 def _eps_axis(ax, eps: list[float]) -> None:
     ax.set_xticks(eps, [format_eps(e) for e in eps], rotation=45 if len(eps) > 5 else 0)
     ax.set_xlabel("eps (L∞ radius of the input box)")
@@ -66,9 +71,8 @@ def _legend_right(ax) -> None:
 
 def _lines(sweep: pd.DataFrame, colours: dict, y: str, ylabel: str, log: bool = False) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6.4, 3.9))
-    methods = [m for m in METHOD_ORDER if m in set(sweep["method"])]
-    sns.lineplot(sweep, x="epsilon", y=y, hue="model", style="method", hue_order=[m for m in colours if m in
-                 set(sweep["model"])], style_order=methods, palette=colours, markers=MARKERS, dashes=DASHES,
+    sns.lineplot(sweep, x="epsilon", y=y, hue="model", style="method", hue_order=_models(sweep, colours),
+                 style_order=methods_in(sweep), palette=colours, markers=MARKERS, dashes=DASHES,
                  markersize=7, linewidth=2, ax=ax)
     _eps_axis(ax, sorted(sweep["epsilon"].unique()))
     ax.set_ylabel(ylabel)
@@ -99,8 +103,7 @@ def _colour_labels(labels, colours) -> None:
 
 def verified_heatmap(sweep, colours):
     """One row of model x eps cells per method, stacked, on one colour scale."""
-    methods = [m for m in METHOD_ORDER if m in set(sweep["method"])]
-    models = [m for m in colours if m in set(sweep["model"])]
+    methods, models = methods_in(sweep), _models(sweep, colours)
     eps = sorted(sweep["epsilon"].unique())
     fig, axes = plt.subplots(len(methods), 1, figsize=(0.7 * len(eps) + 2.8, (0.5 * len(models) + 0.7) * len(methods)
                              + 0.6), sharex=True, squeeze=False, layout="constrained")
@@ -122,8 +125,7 @@ def verified_heatmap(sweep, colours):
 
 def verdicts(sweep, colours):
     """Stacked verdict counts over eps: a row per method, a column per model."""
-    methods = [m for m in METHOD_ORDER if m in set(sweep["method"])]
-    models = [m for m in colours if m in set(sweep["model"])]
+    methods, models = methods_in(sweep), _models(sweep, colours)
     eps = sorted(sweep["epsilon"].unique())
     fig, axes = plt.subplots(len(methods), len(models), figsize=(max(2.8, 0.45 * len(eps) + 1.3) * len(models) + 0.8,
                              2.0 * len(methods) + 0.9), sharex=True, sharey=True, squeeze=False, layout="constrained")
@@ -172,7 +174,7 @@ def training_curves(histories: pd.DataFrame, checkpoints: pd.DataFrame, colours)
 
 def convergence(table: pd.DataFrame, colours):
     """Verified share over nested sample counts, one panel per eps, the tightest method."""
-    method = [m for m in METHOD_ORDER if m in set(table["method"])][-1]
+    method = methods_in(table)[-1]
     table = table[table["method"] == method]
     eps = sorted(table["epsilon"].unique())
     ncols = min(2, len(eps))
@@ -181,7 +183,7 @@ def convergence(table: pd.DataFrame, colours):
                              squeeze=False, layout="constrained")
     sizes = sorted(table["samples"].unique())
     for ax, e in zip(axes.flat, eps):
-        for model in [m for m in colours if m in set(table["model"])]:
+        for model in _models(table, colours):
             rows = table[(table["model"] == model) & np.isclose(table["epsilon"], e)]
             ax.fill_between(rows["samples"], rows["ci_low_pct"], rows["ci_high_pct"], color=colours[model], alpha=0.2,
                             linewidth=0)

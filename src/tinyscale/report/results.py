@@ -54,6 +54,11 @@ def read_json(path: str | Path, keys: list[str]) -> dict:
     return obj
 
 
+def methods_in(table: pd.DataFrame) -> list[str]:
+    """The methods a table holds, loosest first."""
+    return [m for m in METHOD_ORDER if m in set(table["method"])]
+
+
 def _method_sorted(table: pd.DataFrame, path, then: tuple[str, ...] = ()) -> pd.DataFrame:
     unknown = sorted(set(table["method"]) - set(METHOD_ORDER))
     if unknown:
@@ -181,7 +186,7 @@ class Campaign:
 
     @property
     def methods(self) -> list[str]:
-        return [m for m in METHOD_ORDER if m in set(self.sweep["method"])]
+        return methods_in(self.sweep)
 
     @property
     def eps(self) -> list[float]:
@@ -237,8 +242,7 @@ class Campaign:
         out.append(self._undecided_sentence())
         out.append(self._accuracy_sentence())
         if head:
-            k = round(head.robust_pct * head.samples / 100)
-            lo, hi = wilson(k, head.samples)
+            lo, hi = wilson(round(head.robust_pct * head.samples / 100), head.samples)  # back to the count
             out.append(f"With {head.samples} samples, the 95% confidence interval (Wilson) of {head.robust}'s "
                        f"verified share at eps={format_eps(head.eps)} is {pct(100 * lo)} to {pct(100 * hi)}.")
         out.append(self._scaling_sentence())
