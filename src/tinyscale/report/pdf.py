@@ -87,7 +87,7 @@ def _key_values(rows: list[tuple[str, object]], style, key_width=4.2 * cm) -> Lo
     return table
 
 
-def _image(png: Path, max_height: float = 10.5 * cm) -> Image:
+def _image(png: Path, max_height: float = 21 * cm) -> Image:
     with PILImage.open(png) as im:
         w, h = im.size
     scale = min(WIDTH / w, max_height / h)
