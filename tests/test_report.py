@@ -208,9 +208,8 @@ def test_pdf_pages_render_to_non_blank_images(report):
         image = np.asarray(doc[i].render(scale=0.5).to_pil().convert("L"))
         ink = (image < 200).mean()
         assert ink > 0.004, f"page {i + 1} is blank ({ink:.4f} of its pixels are ink)"
-    # the figures' pages are mostly picture
-    figure_page = np.asarray(doc[2].render(scale=0.5).to_pil().convert("L"))
-    assert (figure_page < 250).mean() > 0.1
+    from pypdf import PdfReader
+    assert sum(len(page.images) for page in PdfReader(report["pdf"]).pages) == len(FIGURES)
 
 
 # ---------------------------------------------------------------- deck

@@ -10,7 +10,7 @@ from typing import Callable
 from .checkpoint import CheckpointError
 from .config import ConfigError
 from .idx import DataError
-from .report.results import ResultsError
+from .report import ResultsError
 from .progress import setup_logging
 
 log = logging.getLogger("tinyscale")

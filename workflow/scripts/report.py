@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 from tinyscale import cli
-from tinyscale.report import pdf, slides
-from tinyscale.report.results import Campaign, ResultsError
+from tinyscale.report import ResultsError, pdf, slides
+from tinyscale.report.results import Campaign
 
 
 def caption(path: Path) -> str:

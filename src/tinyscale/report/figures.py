@@ -33,6 +33,7 @@ REPORT_ORDER = ["verified_vs_eps", "verified_heatmap", "verdicts", "convergence"
 MARKERS = {"IBP": "s", "CROWN": "^", "alpha-CROWN": "o"}
 DASHES = {"IBP": (1.5, 1.5), "CROWN": (5, 2), "alpha-CROWN": ""}
 VERDICT_COLOURS = dict(zip(VERDICTS, ["#1b9e77", "#d95f02", "#b3b3b3", "#e6ab02", "#7570b3"]))
+DPI = 200
 NODE_COLOURS = ["#4d4d4d", "#a6761d", "#666666", "#e7298a"]  # scaling: 1 node, 2 nodes, ... (not model colours)
 
 
@@ -51,7 +52,7 @@ def save(fig: plt.Figure, png, svg) -> None:
     for path, meta in ((png, {"Software": None}), (svg, {"Date": None})):
         fmt = str(path).rsplit(".", 1)[1]
         with io.atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=200, bbox_inches="tight", metadata=meta)
+            fig.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight", metadata=meta)
     plt.close(fig)
 
 
@@ -105,8 +106,8 @@ def verified_heatmap(sweep, colours):
     """One row of model x eps cells per method, stacked, on one colour scale."""
     methods, models = methods_in(sweep), _models(sweep, colours)
     eps = sorted(sweep["epsilon"].unique())
-    fig, axes = plt.subplots(len(methods), 1, figsize=(0.7 * len(eps) + 2.8, (0.5 * len(models) + 0.7) * len(methods)
-                             + 0.6), sharex=True, squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(len(methods), 1, figsize=(0.7 * len(eps) + 2.8, (0.42 * len(models) + 0.55) * len(methods)
+                             + 0.5), sharex=True, squeeze=False, layout="constrained")
     for ax, method in zip(axes[:, 0], methods):
         grid = (sweep[sweep["method"] == method].pivot(index="model", columns="epsilon", values="verified_pct")
                 .reindex(index=models, columns=eps))
@@ -128,7 +129,7 @@ def verdicts(sweep, colours):
     methods, models = methods_in(sweep), _models(sweep, colours)
     eps = sorted(sweep["epsilon"].unique())
     fig, axes = plt.subplots(len(methods), len(models), figsize=(max(2.8, 0.45 * len(eps) + 1.3) * len(models) + 0.8,
-                             2.0 * len(methods) + 0.9), sharex=True, sharey=True, squeeze=False, layout="constrained")
+                             1.7 * len(methods) + 0.9), sharex=True, sharey=True, squeeze=False, layout="constrained")
     for i, method in enumerate(methods):
         for j, model in enumerate(models):
             ax = axes[i][j]

@@ -18,6 +18,7 @@ from reportlab.platypus import (Image, KeepTogether, ListFlowable, ListItem, Lon
 
 from .. import io
 from ..config import format_eps
+from .figures import DPI as FIGURE_DPI
 from .results import Campaign
 
 TITLE = "Robustness verification of tiny recursive models"
@@ -88,9 +89,13 @@ def _key_values(rows: list[tuple[str, object]], style, key_width=4.2 * cm) -> Lo
 
 
 def _image(png: Path, max_height: float = 21 * cm) -> Image:
+    """A figure at its own size (so that every figure's fonts print alike), shrunk
+    only where it is wider than the text or taller than ``max_height``."""
     with PILImage.open(png) as im:
         w, h = im.size
-    scale = min(WIDTH / w, max_height / h)
+        dpi = im.info.get("dpi", (FIGURE_DPI, FIGURE_DPI))[0]
+    w, h = w / dpi * 72, h / dpi * 72
+    scale = min(1.0, WIDTH / w, max_height / h)
     return Image(str(png), width=w * scale, height=h * scale)
 
 

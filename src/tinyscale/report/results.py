@@ -17,6 +17,7 @@ from scipy.stats import binomtest
 from ..config import format_eps
 from ..scaling import throughput_table
 from ..verify import METHODS, VERDICTS
+from . import ResultsError
 
 METHOD_ORDER = [name for _, name in METHODS.values()]  # loosest to tightest: IBP, CROWN, alpha-CROWN
 SWEEP_COLUMNS = ["model", "epsilon", "bound", "total", "avg_time_s", "avg_mem_MB", *VERDICTS]
@@ -24,10 +25,6 @@ CELL_COLUMNS = ["model", "method", "epsilon", "sample", "verdict"]
 HISTORY_COLUMNS = ["epoch", "loss", "clean_acc", "pgd_acc"]
 SCALING_COLUMNS = ["config", "devices", "samples", "total_time_s", "gpu_mem_mb", "nodes", "procs_per_node",
                    "world_size"]
-
-
-class ResultsError(ValueError):
-    """A result file a report needs is missing, unreadable or lacks columns."""
 
 
 def read_csv(path: str | Path, columns: list[str]) -> pd.DataFrame:
