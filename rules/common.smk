@@ -5,7 +5,8 @@ import sys
 from pathlib import Path
 
 from tinyscale.config import ConfigError, format_eps, load_schema, validate
-from tinyscale.report.figures import GROUPS, REPORT_ORDER
+from tinyscale.report import GROUPS, REPORT_ORDER
+from tinyscale.report.provenance import shown_path
 
 try:
     validate(config, load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"))
@@ -198,13 +199,9 @@ def report_captions():
 
 def report_command():
     """The command that rebuilds the report with this configuration (its provenance records it)."""
-    def shown(path):
-        path = Path(path)
-        return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
-
     parts = ["snakemake"]
     for path in workflow.config_settings.configfiles:
-        parts += ["--configfile", shown(path)]
+        parts += ["--configfile", shown_path(path)]
     overrides = workflow.config_settings.config
     if overrides:
         parts += ["--config", *(f"{key}={value}" for key, value in overrides.items())]

@@ -42,6 +42,7 @@ METHODS = {
     "crown": ("CROWN", "CROWN"),
     "alpha-crown": ("CROWN-Optimized", "alpha-CROWN"),
 }
+METHOD_ORDER = [name for _, name in METHODS.values()]  # loosest to tightest: IBP, CROWN, alpha-CROWN
 VERDICTS = ("verified", "falsified", "unknown", "timeout", "misclassified")
 
 

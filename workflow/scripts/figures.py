@@ -8,12 +8,12 @@
 from pathlib import Path
 
 from tinyscale import cli
-from tinyscale.report import figures, results
+from tinyscale.report import GROUPS, figures, results
 
 
 def main() -> None:
     p = cli.parser(__doc__)
-    p.add_argument("group", choices=sorted(figures.GROUPS))
+    p.add_argument("group", choices=sorted(GROUPS))
     p.add_argument("--models", nargs="+", default=[], help="the config's models, in order (fixes their colours)")
     p.add_argument("--out", nargs="+", required=True, help="the group's <figure>.png and <figure>.svg paths")
     p.add_argument("--sweep")
@@ -30,7 +30,7 @@ def main() -> None:
 
     if a.group == "sweep":
         sweep = results.load_sweep(a.sweep)
-        drawn = {name: getattr(figures, name)(sweep, colours(sweep)) for name in figures.GROUPS["sweep"]}
+        drawn = {name: getattr(figures, name)(sweep, colours(sweep)) for name in GROUPS["sweep"]}
     elif a.group == "training":
         histories = results.load_histories(a.histories)
         drawn = {"training_curves": figures.training_curves(histories, results.load_checkpoints(a.metrics),

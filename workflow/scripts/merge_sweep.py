@@ -2,7 +2,7 @@
 import pandas as pd
 
 from tinyscale import cli, io
-from tinyscale.verify import METHODS, summarize
+from tinyscale.verify import METHOD_ORDER, summarize
 
 COLUMNS = ["model", "epsilon", "verified", "falsified", "total", "avg_time_s", "avg_mem_MB", "bound",
            "unknown", "timeout", "misclassified"]
@@ -20,9 +20,8 @@ def main() -> None:
                      "bound": cell["method"].iat[0], "avg_mem_MB": cell["peak_mem_mb"].max(),
                      **summarize(cell)})
     table = pd.DataFrame(rows, columns=COLUMNS)
-    order = [name for _, name in METHODS.values()]  # IBP, CROWN, alpha-CROWN
     table = table.sort_values(["model", "bound", "epsilon"], key=lambda col: (
-        col.map(order.index) if col.name == "bound" else col), kind="stable")
+        col.map(METHOD_ORDER.index) if col.name == "bound" else col), kind="stable")
     table["avg_time_s"] = table["avg_time_s"].round(5)
     io.write_csv(a.out, table)
     cli.log.info("%d cells merged into %s", len(table), a.out)

@@ -19,21 +19,12 @@ from matplotlib.patches import Patch  # noqa: E402
 from .. import io  # noqa: E402
 from ..config import format_eps  # noqa: E402
 from ..verify import VERDICTS  # noqa: E402
+from . import FIGURE_DPI  # noqa: E402
 from .results import methods_in  # noqa: E402
 
-# the figures each rule draws, by the results they read
-GROUPS = {
-    "sweep": ["verified_vs_eps", "time_vs_eps", "memory_vs_eps", "verified_heatmap", "verdicts"],
-    "training": ["training_curves"],
-    "convergence": ["convergence"],
-    "scaling": ["scaling"],
-}
-REPORT_ORDER = ["verified_vs_eps", "verified_heatmap", "verdicts", "convergence", "time_vs_eps", "memory_vs_eps",
-                "training_curves", "scaling"]  # the PDF's order
 MARKERS = {"IBP": "s", "CROWN": "^", "alpha-CROWN": "o"}
 DASHES = {"IBP": (1.5, 1.5), "CROWN": (5, 2), "alpha-CROWN": ""}
 VERDICT_COLOURS = dict(zip(VERDICTS, ["#1b9e77", "#d95f02", "#b3b3b3", "#e6ab02", "#7570b3"]))
-DPI = 200
 NODE_COLOURS = ["#4d4d4d", "#a6761d", "#666666", "#e7298a"]  # scaling: 1 node, 2 nodes, ... (not model colours)
 
 
@@ -52,7 +43,7 @@ def save(fig: plt.Figure, png, svg) -> None:
     for path, meta in ((png, {"Software": None}), (svg, {"Date": None})):
         fmt = str(path).rsplit(".", 1)[1]
         with io.atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight", metadata=meta)
+            fig.savefig(tmp, format=fmt, dpi=FIGURE_DPI, bbox_inches="tight", metadata=meta)
     plt.close(fig)
 
 

@@ -18,7 +18,7 @@ from reportlab.platypus import (Image, KeepTogether, ListFlowable, ListItem, Lon
 
 from .. import io
 from ..config import format_eps
-from .figures import DPI as FIGURE_DPI
+from . import FIGURE_DPI
 from .results import Campaign
 
 TITLE = "Robustness verification of tiny recursive models"
@@ -104,6 +104,10 @@ def _bullets(lines: list[str], style) -> ListFlowable:
                         start="•", leftIndent=12)
 
 
+def _commit(p: dict) -> str:
+    return p["git"]["commit"] + (" (with uncommitted changes)" if p["git"]["dirty"] else "")
+
+
 def _title_page(c: Campaign, s) -> list:
     p = c.provenance
     facts = [
@@ -113,7 +117,7 @@ def _title_page(c: Campaign, s) -> list:
         ("eps grid", ", ".join(format_eps(e) for e in c.eps)),
         ("bounds", ", ".join(c.methods) + " (auto_LiRPA), after a PGD attack"),
         ("date", p["date"]),
-        ("git commit", p["git"]["commit"] + (" (with uncommitted changes)" if p["git"]["dirty"] else "")),
+        ("git commit", _commit(p)),
         ("config sha256", p["config_sha256"]),
     ]
     return [Spacer(1, 5 * cm), Paragraph(TITLE, s["title"]),
@@ -130,7 +134,7 @@ def _provenance(c: Campaign, s) -> list:
     rows = [
         ("config files", files),
         ("resolved config sha256", Paragraph(p["config_sha256"], s["mono"])),
-        ("git commit", p["git"]["commit"] + (" (with uncommitted changes)" if p["git"]["dirty"] else "")),
+        ("git commit", _commit(p)),
         ("command", Paragraph(escape(p["command"]), s["mono"])),
         ("date", p["date"]),
         *[(f"devices: {stage}", ", ".join(kinds)) for stage, kinds in devices.items()],

@@ -75,15 +75,15 @@ def result_devices(metrics: list[Path], cells: list[Path], scaling: Path | None)
     return out
 
 
-def _shown(path: Path) -> str:
+def shown_path(path) -> str:
     """A path relative to the working directory when it lies inside it."""
-    path = path.absolute()
+    path = Path(path).absolute()
     return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
 
 
 def collect(config: dict, config_files: list[Path], repo: Path, command: str, metrics: list[Path],
             cells: list[Path], scaling: Path | None) -> dict:
-    files = [{"path": _shown(Path(p)), "sha256": sha256(Path(p).read_bytes())} for p in config_files]
+    files = [{"path": shown_path(p), "sha256": sha256(Path(p).read_bytes())} for p in config_files]
     return {
         "config_name": config.get("name", "?"),
         "config_files": files,

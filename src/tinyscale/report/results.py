@@ -16,10 +16,9 @@ from scipy.stats import binomtest
 
 from ..config import format_eps
 from ..scaling import throughput_table
-from ..verify import METHODS, VERDICTS
+from ..verify import METHOD_ORDER, VERDICTS
 from . import ResultsError
 
-METHOD_ORDER = [name for _, name in METHODS.values()]  # loosest to tightest: IBP, CROWN, alpha-CROWN
 SWEEP_COLUMNS = ["model", "epsilon", "bound", "total", "avg_time_s", "avg_mem_MB", *VERDICTS]
 CELL_COLUMNS = ["model", "method", "epsilon", "sample", "verdict"]
 HISTORY_COLUMNS = ["epoch", "loss", "clean_acc", "pgd_acc"]
@@ -148,6 +147,7 @@ class Headline:
     method: str
     robust: str
     robust_pct: float
+    robust_verified: int
     standard: str
     standard_pct: float
     samples: int
@@ -197,9 +197,12 @@ class Campaign:
     def tightest(self) -> str:
         return self.methods[-1]
 
+    def _row(self, model: str, method: str, eps: float) -> pd.DataFrame:
+        return self.sweep[(self.sweep["model"] == model) & (self.sweep["method"] == method)
+                          & np.isclose(self.sweep["epsilon"], eps)]
+
     def verified_pct(self, model: str, method: str, eps: float) -> float:
-        row = self.sweep[(self.sweep["model"] == model) & (self.sweep["method"] == method)
-                         & np.isclose(self.sweep["epsilon"], eps)]
+        row = self._row(model, method, eps)
         return float(row["verified_pct"].iat[0]) if len(row) else float("nan")
 
     def _trained(self, kind: str) -> list[str]:
@@ -216,10 +219,10 @@ class Campaign:
         for eps in self.eps:
             r = max(robust, key=lambda m: self.verified_pct(m, method, eps))
             s = max(standard, key=lambda m: self.verified_pct(m, method, eps))
-            gap = self.verified_pct(r, method, eps) - self.verified_pct(s, method, eps)
-            if best is None or gap > best[0]:
-                best = (gap, Headline(eps, method, r, self.verified_pct(r, method, eps),
-                                      s, self.verified_pct(s, method, eps), self.samples))
+            r_pct, s_pct = self.verified_pct(r, method, eps), self.verified_pct(s, method, eps)
+            if best is None or r_pct - s_pct > best[0]:
+                verified = int(self._row(r, method, eps)["verified"].iat[0])
+                best = (r_pct - s_pct, Headline(eps, method, r, r_pct, verified, s, s_pct, self.samples))
         return best[1]
 
     # ------------------------------------------------------------ the summary
@@ -239,7 +242,7 @@ class Campaign:
         out.append(self._undecided_sentence())
         out.append(self._accuracy_sentence())
         if head:
-            lo, hi = wilson(round(head.robust_pct * head.samples / 100), head.samples)  # back to the count
+            lo, hi = wilson(head.robust_verified, head.samples)
             out.append(f"With {head.samples} samples, the 95% confidence interval (Wilson) of {head.robust}'s "
                        f"verified share at eps={format_eps(head.eps)} is {pct(100 * lo)} to {pct(100 * hi)}.")
         out.append(self._scaling_sentence())
@@ -259,9 +262,9 @@ class Campaign:
     def _attack_sentence(self) -> str:
         eps = self.eps[-1]
         rows = self.sweep[(self.sweep["method"] == self.tightest) & np.isclose(self.sweep["epsilon"], eps)]
-        parts = [f"{pct(100 * r.falsified / r.total)} of {r.model}'s" for r in
-                 rows.set_index("model").loc[[m for m in self.models if m in set(rows["model"])]]
-                 .reset_index().itertuples()]
+        by_model = rows.set_index("model")
+        parts = [f"{pct(100 * by_model.at[m, 'falsified'] / by_model.at[m, 'total'])} of {m}'s"
+                 for m in self.models if m in by_model.index]
         return f"At the largest eps={format_eps(eps)}, the attack finds counterexamples for {' and '.join(parts)} samples."
 
     def _undecided_sentence(self) -> str:
@@ -293,10 +296,8 @@ class Campaign:
 
     # ------------------------------------------------------------ tables (strings, as shown)
     def results_table(self) -> pd.DataFrame:
-        s = self.sweep
         order = {m: i for i, m in enumerate(self.models)}
-        s = s.assign(_m=s["model"].map(order)).sort_values(["_m", "method", "epsilon"], key=lambda col: (
-            col.map(METHOD_ORDER.index) if col.name == "method" else col), kind="stable")
+        s = self.sweep.sort_values("model", key=lambda col: col.map(order), kind="stable")  # keeps method, eps order
         return pd.DataFrame({
             "model": s["model"], "method": s["method"], "eps": s["epsilon"].map(format_eps),
             "verified": s["verified"].astype(int).astype(str), "falsified": s["falsified"].astype(int).astype(str),
