@@ -17,6 +17,7 @@ Prints samples/s of both, the ratio, and whether every verdict agrees
 the pipeline (built with Snakemake if missing).
 
     .venv/bin/python bench/verify_throughput.py [--config config/config.yaml] [--samples N]
+    .venv/bin/python bench/verify_throughput.py --quick   # seconds: see --quick
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,9 +34,10 @@ import pandas as pd
 import torch
 import yaml
 
-from tinyscale.checkpoint import load_checkpoint
+from tinyscale.checkpoint import load_checkpoint, save_checkpoint
 from tinyscale.config import format_eps, validate
-from tinyscale.data import load_samples
+from tinyscale.data import load_digits_split, load_samples, save_samples
+from tinyscale.models import TRMConfig, TRMMLP
 from tinyscale.verify import METHODS, Bounder, attack, run_cell
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,27 +78,87 @@ def pipeline_model(model, bounders, x, y, eps_grid, methods, rob, seed, spent):
     return out
 
 
-def ensure_inputs(cfg_path: Path, models: list[str]) -> None:
-    targets = [f"results/robustness/checkpoints/{m}.pt" for m in models] + ["results/robustness/samples.npz"]
-    if all((ROOT / t).exists() for t in targets):
-        return
-    subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", str(cfg_path),
-                    *targets], cwd=ROOT, check=True)
+def ensure_inputs(cfg_path: Path, models: list[str]) -> tuple[dict[str, Path], Path]:
+    """The pipeline's checkpoints and samples, built with Snakemake if missing."""
+    ckpts = {m: ROOT / f"results/robustness/checkpoints/{m}.pt" for m in models}
+    samples = ROOT / "results/robustness/samples.npz"
+    if not all(p.exists() for p in [*ckpts.values(), samples]):
+        subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", str(cfg_path),
+                        *(str(p.relative_to(ROOT)) for p in [*ckpts.values(), samples])], cwd=ROOT, check=True)
+    return ckpts, samples
+
+
+# --quick: the same comparison on inputs made in a second (for tests and smoke runs)
+QUICK_SAMPLES = 6
+
+
+def quick_config(cfg: dict) -> dict:
+    """The config, shrunk: one thread (tiny tensors: a second thread only waits,
+    and on a busy machine spins), one eps (the grid's smallest: the attack
+    falsifies some samples and leaves others to bound), 5 attack steps,
+    3 alpha-CROWN iterations, batches of 4 (so batched and one-by-one differ)."""
+    rob = cfg["robustness"]
+    return {**cfg, "threads": 1,
+            "robustness": {**rob, "eps": [min(rob["eps"])], "batch_size": 4, "attack": {**rob["attack"], "steps": 5},
+                           "alpha_crown": {**rob["alpha_crown"], "iterations": 3}}}
+
+
+def quick_model(ds, seed: int, steps: int = 100) -> TRMMLP:
+    """A tiny TRM-MLP fitted in well under a second (full-batch Adam on the
+    digits training split, ~85% test accuracy): attacks that succeed and fail
+    and bounds that verify, like a real checkpoint."""
+    torch.manual_seed(seed)
+    model = TRMMLP(TRMConfig(input_dim=ds.input_dim, hidden=16, mlp_hidden=32, outer_cycles=1, inner_cycles=1))
+    x, y = ds.tensors("train")
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    return model.eval()
+
+
+def quick_inputs(folder: Path, models: list[str], n: int, seed: int) -> tuple[dict[str, Path], Path]:
+    """A quickly fitted checkpoint per model name and ``n`` digits test samples."""
+    ds = load_digits_split(0.2, seed)
+    ckpts = {m: folder / f"{m}.pt" for m in models}
+    for i, (name, path) in enumerate(ckpts.items()):
+        save_checkpoint(path, quick_model(ds, seed + i))
+    save_samples(folder / "samples.npz", ds, n, seed)
+    return ckpts, folder / "samples.npz"
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--config", default=str(ROOT / "config/config.yaml"))
     p.add_argument("--samples", type=int, default=None, help="first N of the pipeline's samples")
-    p.add_argument("--out", default=str(ROOT / "bench/out/verify_throughput.json"))
+    p.add_argument("--quick", action="store_true",
+                   help=f"seconds, not minutes: the config's models as tiny models fitted in a second, "
+                        f"{QUICK_SAMPLES} samples, one eps, 5 attack steps, 3 alpha-CROWN iterations, "
+                        f"one thread (the same comparison, for tests)")
+    p.add_argument("--out", default=None,
+                   help="default: bench/out/verify_throughput.json (verify_throughput_quick.json with --quick)")
     a = p.parse_args()
     cfg = validate(yaml.safe_load(Path(a.config).read_text()))
+    if a.quick:
+        cfg = quick_config(cfg)
     torch.set_num_threads(cfg["threads"])
     rob, seed, models = cfg["robustness"], cfg["seed"], list(cfg["training"]["models"])
-    ensure_inputs(Path(a.config), models)
-    x, y, _ = load_samples(ROOT / "results/robustness/samples.npz")
-    if a.samples:
-        x, y = x[:a.samples], y[:a.samples]
+    out = Path(a.out or ROOT / f"bench/out/verify_throughput{'_quick' if a.quick else ''}.json")
+    with tempfile.TemporaryDirectory() as tmp:
+        if a.quick:
+            ckpts, samples = quick_inputs(Path(tmp), models, a.samples or QUICK_SAMPLES, seed)
+        else:
+            ckpts, samples = ensure_inputs(Path(a.config), models)
+        compare(rob, seed, ckpts, samples, a.samples, out)
+
+
+def compare(rob: dict, seed: int, ckpts: dict[str, Path], samples: Path, first: int | None, out: Path) -> None:
+    """Both sides on every (model, method, eps) cell; prints and writes the summary."""
+    models = list(ckpts)
+    x, y, _ = load_samples(samples)
+    if first:
+        x, y = x[:first], y[:first]
     n = len(x)
     print(f"{len(models)} models x {len(rob['methods'])} methods x {len(rob['eps'])} eps, {n} samples, "
           f"{torch.get_num_threads()} threads", flush=True)
@@ -104,7 +167,7 @@ def main() -> None:
     spent = {"build": 0.0, "attack": 0.0, "ibp": 0.0, "crown": 0.0, "alpha-crown": 0.0}
     base_spent = {m: 0.0 for m in rob["methods"]}
     for name in models:
-        model = load_checkpoint(ROOT / f"results/robustness/checkpoints/{name}.pt")
+        model = load_checkpoint(ckpts[name])
         start = time.perf_counter()
         bounders = {m: Bounder(model, x.shape[1], m, rob["alpha_crown"]) for m in {*rob["methods"], "crown"}}
         spent["build"] += (time.perf_counter() - start) * len(rob["eps"])  # the rules build one per cell
@@ -135,8 +198,10 @@ def main() -> None:
         "cells_disagreeing": table.loc[~table["verdicts_agree"], ["model", "method", "eps"]].to_dict("records"),
     }
     print(json.dumps(summary, indent=2))
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps({"summary": summary, "cells": rows}, indent=2) + "\n")
+    print(f"speed-up pipeline / baseline: {summary['speedup']:.2f}x ({summary['pipeline_samples_per_s']} vs "
+          f"{summary['baseline_samples_per_s']} samples/s), all verdicts agree: {summary['all_verdicts_agree']}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"summary": summary, "cells": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,20 @@
 # Shared helpers: config validation, target lists, command prefixes.
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
 
-from tinyscale.config import ConfigError, format_eps, load_schema, validate
-from tinyscale.report import GROUPS, REPORT_ORDER
-from tinyscale.report.provenance import shown_path
+from snakemake.utils import update_config
 
+from tinyscale.data import check_samples
+from tinyscale.config import ConfigError, format_eps, load_schema, typed_override, validate
+from tinyscale.report import GROUPS, REPORT_ORDER
+from tinyscale.report.provenance import file_records, rebuild_command, shown_path
+
+# --config values that are dicts or lists reach the config with their numbers as strings
+update_config(config, {k: typed_override(v) for k, v in workflow.config_settings.config.items()
+                       if isinstance(v, (dict, list))})
 try:
     validate(config, load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"))
 except ConfigError as err:
@@ -15,6 +22,7 @@ except ConfigError as err:
 
 ROB = config["robustness"]
 MODELS = list(config["training"]["models"])
+SEEDS = config["training"]["seeds"]  # training seeds: a checkpoint per model and seed
 METHODS = ROB["methods"]
 EPS = [format_eps(e) for e in ROB["eps"]]
 LOGS = "results/logs"
@@ -25,19 +33,45 @@ wildcard_constraints:
     procs=r"\d+",
     run=r"\d+",
     model="|".join(MODELS),
-    method="|".join(METHODS),
+    train_seed="|".join(map(str, SEEDS)),
+    # alpha-CROWN cells read their CROWN cell: an intermediate target even where
+    # `methods` leaves CROWN out
+    method="|".join(sorted({*METHODS, "crown"})),
     eps="|".join(e.replace(".", r"\.") for e in EPS),
 
 
-SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+ROOT = Path(workflow.basedir)
 ENV = "../envs/conda.yaml"
+
+# A rule's command must not change with the place of the checkout, the working
+# directory or the path of the interpreter: Snakemake reruns a job whose params
+# change. So commands name the scripts as "$TINYSCALE_ROOT/workflow/scripts/..."
+# and the interpreter as `python`, and the environment every job inherits (locally,
+# in a Slurm job, across srun) holds the checkout's place and, first on PATH, the
+# interpreter running Snakemake (with --use-conda, the rule's conda env comes first).
+os.environ["TINYSCALE_ROOT"] = str(ROOT)
+_BIN = str(Path(sys.executable).parent)
+if os.environ.get("PATH", "").split(os.pathsep)[0] != _BIN:
+    os.environ["PATH"] = os.pathsep.join([_BIN, os.environ.get("PATH", "")])
+
+
+# The executor of this run, for the report's commands: set when the run starts (onstart, below).
+os.environ.setdefault("TINYSCALE_EXECUTOR", "")
+
+
+envvars:
+    "TINYSCALE_ROOT",
+    "PATH",
+    "TINYSCALE_EXECUTOR",
+
+
+def script_path(name):
+    return f'"$TINYSCALE_ROOT/workflow/scripts/{name}"'
 
 
 def script(name):
-    """The command that runs workflow/scripts/<name> as one process: the
-    interpreter running Snakemake (the project's venv) and the script's path
-    from the Snakefile, so that any working directory (-d) works."""
-    return f"{sys.executable} {SCRIPTS / name}"
+    """The command that runs workflow/scripts/<name> as one process."""
+    return f"python {script_path(name)}"
 
 
 def torchrun(name, nproc, nnodes=1, port=None):
@@ -45,23 +79,20 @@ def torchrun(name, nproc, nnodes=1, port=None):
     one agent per node rendezvousing over c10d at ``port`` (workflow/scripts/
     multinode.py: srun with the job's first host in a Slurm job, else agents on
     this machine)."""
-    target = SCRIPTS / name
+    target = script_path(name)
     if nnodes == 1:
-        return f"{sys.executable} -m torch.distributed.run --standalone --nproc-per-node {nproc} {target}"
-    return (
-        f"{sys.executable} {SCRIPTS / 'multinode.py'} --nodes {nnodes} "
-        f"--nproc-per-node {nproc} --port {port} {target}"
-    )
+        return f"python -m tinyscale.dist --standalone --nproc-per-node {nproc} {target}"
+    return f"{script('multinode.py')} --nodes {nnodes} --nproc-per-node {nproc} --port {port} {target}"
 
 
 def xla_python():
     """The interpreter with torch_xla (its own venv: torch_xla pins another torch)."""
-    path = Path(workflow.basedir) / config["launch"]["xla_python"]
-    if not path.exists():
+    value = config["launch"]["xla_python"]
+    if not (ROOT / value).exists():
         raise WorkflowError(
-            f"config key 'launch.xla_python': {path} does not exist (`make tpu-setup` builds it)"
+            f"config key 'launch.xla_python': {ROOT / value} does not exist (`make tpu-setup` builds it)"
         )
-    return path
+    return value if Path(value).is_absolute() else f'"$TINYSCALE_ROOT/{value}"'
 
 
 def launch(name):
@@ -78,7 +109,7 @@ def launch_training():
     """Training runs on the XLA device under torch_xla.launch (from the torch_xla
     venv) when device is xla; otherwise like every distributable script."""
     if config["device"] == "xla":
-        return f"{xla_python()} {SCRIPTS / 'train.py'}"
+        return f"{xla_python()} {script_path('train.py')}"
     return launch("train.py")
 
 
@@ -151,13 +182,25 @@ def dataset_path():
     return f"results/data/{config['data']['source']}.npz"
 
 
+# A sample count the dataset cannot give stops here (a dry run included) once the
+# dataset exists; before that, select_samples checks it when it starts.
+try:
+    check_samples(dataset_path(), ROB["samples"])
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+
+CHECKPOINT = "results/robustness/checkpoints/{model}__seed{train_seed}"
+CELL = "results/robustness/sweep/{model}__seed{train_seed}__{method}__eps{eps}.csv"
+
+
+def checkpoints(suffix=".pt"):
+    """Every (model, training seed)'s checkpoint file ending in ``suffix``."""
+    return expand(f"{CHECKPOINT}{suffix}", model=MODELS, train_seed=SEEDS)
+
+
 def sweep_cells():
-    return expand(
-        "results/robustness/sweep/{model}__{method}__eps{eps}.csv",
-        model=MODELS,
-        method=METHODS,
-        eps=EPS,
-    )
+    return expand(CELL, model=MODELS, train_seed=SEEDS, method=METHODS, eps=EPS)
 
 
 def recipe(wildcards):
@@ -167,7 +210,8 @@ def recipe(wildcards):
 def crown_cell(wildcards):
     """alpha-CROWN reuses the CROWN cell of its model and eps (certificates CROWN already has)."""
     if wildcards.method == "alpha-crown":
-        return f"results/robustness/sweep/{wildcards.model}__crown__eps{wildcards.eps}.csv"
+        w = wildcards
+        return CELL.format(model=w.model, train_seed=w.train_seed, method="crown", eps=w.eps)
     return []
 
 
@@ -175,7 +219,7 @@ def crown_flag(wildcards, input):
     return f"--crown-cell {input.crown}" if input.crown else ""
 
 
-CAPTIONS = Path(workflow.basedir) / "workflow" / "report"
+CAPTIONS = ROOT / "workflow" / "report"
 
 
 def figure_outputs(group, category):
@@ -194,15 +238,33 @@ def report_figures():
 
 
 def report_captions():
-    return [CAPTIONS / f"{name}.rst" for name in REPORT_ORDER]
+    """The figures' captions in the PDF's order, named through $TINYSCALE_ROOT (they belong
+    to the workflow, not to the results: see the note on commands at the top)."""
+    return " ".join(f'"$TINYSCALE_ROOT/workflow/report/{name}.rst"' for name in REPORT_ORDER)
+
+
+def captions_sha256():
+    """A param that changes with the captions' text, so that an edited caption rebuilds the PDF."""
+    return [record["sha256"] for record in file_records([CAPTIONS / f"{n}.rst" for n in REPORT_ORDER], ROOT)]
+
+
+def config_files():
+    """The run's config files and their sha256, for the provenance: a param, not inputs,
+    so that the place of the checkout is not tracked (a changed file still rebuilds it)."""
+    return as_json(file_records(workflow.configfiles, ROOT))
 
 
 def report_command():
-    """The command that rebuilds the report with this configuration (its provenance records it)."""
-    parts = ["snakemake"]
-    for path in workflow.config_settings.configfiles:
-        parts += ["--configfile", shown_path(path)]
-    overrides = workflow.config_settings.config
-    if overrides:
-        parts += ["--config", *(f"{key}={value}" for key, value in overrides.items())]
-    return shlex.join(parts + ["reports"])
+    """The command that rebuilds the report with this configuration (its provenance
+    records it; the provenance script adds the profile the run used)."""
+    return shlex.join(
+        rebuild_command("reports", map(shown_path, workflow.config_settings.configfiles),
+                        workflow.config_settings.config)
+    )
+
+
+onstart:
+    # The report names the profile its run used (workflow/scripts/provenance.py reads
+    # this): an environment variable of the run, not a param, so that building the
+    # same results under another executor does not rebuild the report.
+    os.environ["TINYSCALE_EXECUTOR"] = workflow.executor_plugin.cli_prefix

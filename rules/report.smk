@@ -31,8 +31,8 @@ rule sweep_figures:
 
 rule training_figures:
     input:
-        metrics=expand(rules.train_checkpoint.output.metrics, model=MODELS),
-        histories=expand(rules.train_checkpoint.output.history, model=MODELS),
+        metrics=checkpoints(".json"),
+        histories=checkpoints("_history.csv"),
     output:
         **figure_outputs("training", "Training"),
     params:
@@ -80,8 +80,7 @@ rule scaling_figure:
 
 rule provenance:
     input:
-        config_files=workflow.configfiles,
-        metrics=expand(rules.train_checkpoint.output.metrics, model=MODELS),
+        metrics=checkpoints(".json"),
         cells=sweep_cells(),
         scaling=rules.scaling_table.output.table,
     output:
@@ -89,13 +88,14 @@ rule provenance:
     params:
         cmd=script("provenance.py"),
         config=as_json(config),
+        config_files=config_files(),
         command=report_command(),
     log:
         f"{LOGS}/report/provenance.log",
     conda:
         ENV
     shell:
-        "{params.cmd} --config {params.config:q} --config-files {input.config_files:q} "
+        "{params.cmd} --config {params.config:q} --config-files {params.config_files:q} "
         "--command {params.command:q} --metrics {input.metrics} --cells {input.cells} "
         "--scaling {input.scaling} --out {output} 2> {log}"
 
@@ -103,29 +103,30 @@ rule provenance:
 rule report_pdf:
     input:
         sweep=rules.merge_sweep.output[0],
-        metrics=expand(rules.train_checkpoint.output.metrics, model=MODELS),
+        metrics=checkpoints(".json"),
         scaling=rules.scaling_table.output.table,
         provenance=rules.provenance.output[0],
         figures=report_figures(),
-        captions=report_captions(),
     output:
         "results/report/report.pdf",
     params:
         cmd=script("report.py"),
+        captions=report_captions(),
+        captions_sha256=captions_sha256(),
     log:
         f"{LOGS}/report/report_pdf.log",
     conda:
         ENV
     shell:
         "{params.cmd} pdf --sweep {input.sweep} --metrics {input.metrics} --scaling {input.scaling} "
-        "--provenance {input.provenance} --figures {input.figures} --captions {input.captions:q} "
+        "--provenance {input.provenance} --figures {input.figures} --captions {params.captions} "
         "--out {output} 2> {log}"
 
 
 rule slides:
     input:
         sweep=rules.merge_sweep.output[0],
-        metrics=expand(rules.train_checkpoint.output.metrics, model=MODELS),
+        metrics=checkpoints(".json"),
         scaling=rules.scaling_table.output.table,
         provenance=rules.provenance.output[0],
         figures=[rules.sweep_figures.output.verified_vs_eps, rules.scaling_figure.output.scaling],

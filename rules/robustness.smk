@@ -1,14 +1,15 @@
 # Seed 000: robustness verification of tiny recursive models.
-#   checkpoints -> samples -> attack per (model, eps) -> cell per (model, method, eps) -> sweep.csv
+#   checkpoint per (model, training seed) -> samples -> attack per (model, seed, eps)
+#   -> cell per (model, seed, method, eps) -> sweep.csv
 
 
 rule train_checkpoint:
     input:
         data=dataset_path(),
     output:
-        checkpoint="results/robustness/checkpoints/{model}.pt",
-        metrics="results/robustness/checkpoints/{model}.json",
-        history="results/robustness/checkpoints/{model}_history.csv",
+        checkpoint=f"{CHECKPOINT}.pt",
+        metrics=f"{CHECKPOINT}.json",
+        history=f"{CHECKPOINT}_history.csv",
     params:
         cmd=launch_training(),
         model_config=as_json(config["model"]),
@@ -16,7 +17,6 @@ rule train_checkpoint:
         eval_attack=as_json(config["training"]["eval_attack"]),
         validation_fraction=config["training"]["validation_fraction"],
         scaling=config["launch"]["scaling"],
-        seed=config["seed"],
         device=config["device"],
         threads=threads_per_process(),
     threads: config["threads"]
@@ -24,14 +24,14 @@ rule train_checkpoint:
         gpu=gpus(config["launch"]["nproc_per_node"]),
         **node_resources(config["launch"]["nnodes"]),
     log:
-        f"{LOGS}/robustness/train/{{model}}.log",
+        f"{LOGS}/robustness/train/{{model}}__seed{{train_seed}}.log",
     conda:
         ENV
     shell:
         "{params.cmd} --data {input.data} "
         "--model-config {params.model_config:q} --recipe {params.recipe:q} "
         "--eval-attack {params.eval_attack:q} --validation-fraction {params.validation_fraction} "
-        "--seed {params.seed} --device {params.device} --threads {params.threads} "
+        "--seed {wildcards.train_seed} --device {params.device} --threads {params.threads} "
         "--scaling {params.scaling} --checkpoint {output.checkpoint} --metrics {output.metrics} --history {output.history} "
         "2> {log}"
 
@@ -59,7 +59,7 @@ rule attack:
         checkpoint=rules.train_checkpoint.output.checkpoint,
         samples=rules.select_samples.output[0],
     output:
-        "results/robustness/attack/{model}__eps{eps}.npz",
+        "results/robustness/attack/{model}__seed{train_seed}__eps{eps}.npz",
     params:
         cmd=launch("attack.py"),
         attack=as_json(ROB["attack"]),
@@ -72,7 +72,7 @@ rule attack:
         gpu=gpus(config["launch"]["nproc_per_node"]),
         **node_resources(config["launch"]["nnodes"]),
     log:
-        f"{LOGS}/robustness/attack/{{model}}__eps{{eps}}.log",
+        f"{LOGS}/robustness/attack/{{model}}__seed{{train_seed}}__eps{{eps}}.log",
     conda:
         ENV
     shell:
@@ -89,7 +89,7 @@ rule verify_cell:
         attack=rules.attack.output[0],
         crown=crown_cell,
     output:
-        "results/robustness/sweep/{model}__{method}__eps{eps}.csv",
+        CELL,
     params:
         cmd=launch("verify_cell.py"),
         crown_flag=crown_flag,
@@ -105,13 +105,13 @@ rule verify_cell:
         gpu=gpus(config["launch"]["nproc_per_node"]),
         **node_resources(config["launch"]["nnodes"]),
     log:
-        f"{LOGS}/robustness/verify/{{model}}__{{method}}__eps{{eps}}.log",
+        f"{LOGS}/robustness/verify/{{model}}__seed{{train_seed}}__{{method}}__eps{{eps}}.log",
     conda:
         ENV
     shell:
         "{params.cmd} --checkpoint {input.checkpoint} "
         "--samples {input.samples} --attack {input.attack} {params.crown_flag} "
-        "--model-name {wildcards.model} --method {wildcards.method} --eps {wildcards.eps} "
+        "--model-name {wildcards.model} --train-seed {wildcards.train_seed} --method {wildcards.method} --eps {wildcards.eps} "
         "--batch-size {params.batch_size} --timeout {params.timeout} --alpha {params.alpha:q} "
         "--seed {params.seed} --config-name {params.name} --device {params.device} "
         "--threads {params.threads} --out {output} 2> {log}"

@@ -6,7 +6,7 @@ rule scaling_run:
     wildcard_constraints:
         nodes="1",
     input:
-        checkpoint=f"results/robustness/checkpoints/{SCALE['model'] or MODELS[0]}.pt",
+        checkpoint=f"{CHECKPOINT}.pt".format(model=SCALE["model"] or MODELS[0], train_seed=SEEDS[0]),
         samples=rules.select_samples.output[0],
     output:
         "results/scaling/{study}/{nodes}n{procs}p_run{run}.csv",
@@ -16,6 +16,7 @@ rule scaling_run:
         eps=SCALE["eps"],
         attack=as_json(ROB["attack"]),
         batch_size=SCALE["batch_size"],
+        min_seconds=SCALE["min_seconds"],
         seed=config["seed"],
         device=host_device(),
     threads: scaling_threads
@@ -29,7 +30,8 @@ rule scaling_run:
         "{params.cmd} --checkpoint {input.checkpoint} --samples {input.samples} "
         "--method {params.method} --eps {params.eps} --attack {params.attack:q} "
         "--batch-size {params.batch_size} --nodes {wildcards.nodes} --repeat {wildcards.run} "
-        "--seed {params.seed} --device {params.device} --threads 1 --out {output} 2> {log}"
+        "--seed {params.seed} --device {params.device} --threads 1 --min-seconds {params.min_seconds} "
+        "--out {output} 2> {log}"
 
 
 # Runs over several nodes: one torchrun agent per node (srun in a Slurm job).

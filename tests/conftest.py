@@ -11,8 +11,11 @@ from tinyscale.train import train
 torch.set_num_threads(2)
 
 EVAL_ATTACK = {"eps": 0.1, "steps": 5, "step_size": 0.25}
+# PyTorch's Linear init (the default config's): with the seed's trunc_normal_0.02 these
+# 30-epoch recipes spread 0.68-0.90 in clean accuracy over seeds (issue 10)
+MODEL = {"init": "default"}
 RECIPE = {"epochs": 30, "batch_size": 32, "lr": 3e-3, "lr_schedule": "cosine", "lr_min": 1e-5,
-          "weight_decay": 0.01, "adversarial": None, "select": "last"}
+          "warmup_epochs": 0, "weight_decay": 0.01, "adversarial": None, "select": "last"}
 ADV_RECIPE = {**RECIPE, "select": "best_adversarial",
               "adversarial": {"eps": 0.1, "steps": 3, "step_size": 0.5, "random_start": True,
                               "clean_weight": 0.5}}
@@ -27,8 +30,8 @@ def digits():
 def models(digits):
     """name -> trained model (eval mode), standard and adversarial."""
     cpu = torch.device("cpu")
-    return {"std": train(digits, {}, RECIPE, EVAL_ATTACK, 0, cpu).model.eval(),
-            "adv": train(digits, {}, ADV_RECIPE, EVAL_ATTACK, 0, cpu).model.eval()}
+    return {"std": train(digits, MODEL, RECIPE, EVAL_ATTACK, 0, cpu).model.eval(),
+            "adv": train(digits, MODEL, ADV_RECIPE, EVAL_ATTACK, 0, cpu).model.eval()}
 
 
 @pytest.fixture(scope="session")

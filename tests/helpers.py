@@ -27,6 +27,7 @@ TINY = {
     },
     "robustness": {"samples": 8, "eps": [0.05], "batch_size": 4, "attack": {"steps": 5},
                    "alpha_crown": {"iterations": 3}},
+    "scaling": {"min_seconds": 0},
 }
 
 
@@ -64,3 +65,44 @@ def write_idx(path: Path, array: np.ndarray, gz: bool = False) -> Path:
     data = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
     path.write_bytes(gzip.compress(data) if gz else data)
     return path
+
+
+SCRIPTS = ROOT / "workflow" / "scripts"
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+
+
+def tiny_inputs(folder: Path, samples: int = 8) -> dict[str, Path]:
+    """What the robustness scripts read, as small as they come: the digits
+    dataset, ``samples`` verification samples, an untrained tiny TRM-MLP
+    checkpoint and its attack npz (eps 0.05). Seconds to build."""
+    import torch
+
+    from tinyscale.checkpoint import save_checkpoint
+    from tinyscale.data import load_digits_split, load_samples, save, save_samples
+    from tinyscale.io import write_npz
+    from tinyscale.models import TRMConfig, TRMMLP
+    from tinyscale.verify import attack
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {name: folder / f"{name}.{ext}" for name, ext in
+             (("data", "npz"), ("samples", "npz"), ("checkpoint", "pt"), ("attack", "npz"))}
+    ds = load_digits_split(0.2, 0)
+    save(paths["data"], ds)
+    save_samples(paths["samples"], ds, samples, 0)
+    torch.manual_seed(0)
+    model = TRMMLP(TRMConfig(input_dim=ds.input_dim, hidden=8, mlp_hidden=16, outer_cycles=1,
+                             inner_cycles=1)).eval()
+    save_checkpoint(paths["checkpoint"], model)
+    x, y, _ = load_samples(paths["samples"])
+    atk = attack(model, x, y, 0.05, {"steps": 3, "step_size": 0.25, "restarts": 1}, 0,
+                 np.arange(len(x)), batch_size=4)
+    write_npz(paths["attack"], **atk.save_arrays())
+    return paths
+
+
+def run_script(name: str, *args, prefix: tuple[str, ...] = (sys.executable,),
+               timeout: float = 300) -> subprocess.CompletedProcess:
+    """workflow/scripts/<name> with ``args`` (str()-ed), its output captured;
+    ``prefix``: the launcher (e.g. TORCHRUN + ["--nproc-per-node", "2"])."""
+    return subprocess.run([*prefix, str(SCRIPTS / name), *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout)

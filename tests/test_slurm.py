@@ -20,7 +20,7 @@ PROFILE = ("--profile", str(ROOT / "profiles" / "slurm"),
            "--slurm-init-seconds-before-status-checks", "2")
 # data, both checkpoints, a sweep cell per model, a 1-node and a 2-node scaling run
 CONFIG = {**TINY, "robustness": {**TINY["robustness"], "methods": ["crown"]},
-          "scaling": {"grid": [[1, 1], [2, 1]], "repeats": 1}}
+          "scaling": {"grid": [[1, 1], [2, 1]], "repeats": 1, "min_seconds": 0}}
 CELL_KEYS = ["sample", "label", "prediction", "verdict", "lower_bound", "attack_margin", "bound_source"]
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="starting a Slurm cluster needs root")
@@ -57,7 +57,7 @@ def sacct(*fields: str) -> list[dict]:
 
 def test_slurm_gives_the_rows_and_verdicts_of_the_local_run(local_run, slurm_run):
     cells = sorted((local_run / "results/robustness/sweep").glob("*.csv"))
-    assert [c.name for c in cells] == ["trm_adv__crown__eps0.05.csv", "trm_std__crown__eps0.05.csv"]
+    assert [c.name for c in cells] == ["trm_adv__seed0__crown__eps0.05.csv", "trm_std__seed0__crown__eps0.05.csv"]
     for cell in cells:
         pd.testing.assert_frame_equal(pd.read_csv(cell)[CELL_KEYS],
                                       pd.read_csv(slurm_run / "results/robustness/sweep" / cell.name)[CELL_KEYS])
@@ -65,7 +65,7 @@ def test_slurm_gives_the_rows_and_verdicts_of_the_local_run(local_run, slurm_run
     pd.testing.assert_frame_equal(pd.read_csv(local_run / "results/robustness/sweep.csv")[counts],
                                   pd.read_csv(slurm_run / "results/robustness/sweep.csv")[counts])
     for model in ("trm_std", "trm_adv"):
-        metrics = [json.loads((run / f"results/robustness/checkpoints/{model}.json").read_text())
+        metrics = [json.loads((run / f"results/robustness/checkpoints/{model}__seed0.json").read_text())
                    for run in (local_run, slurm_run)]
         assert metrics[0]["clean_acc"] == metrics[1]["clean_acc"]
         assert metrics[0]["pgd_acc"] == metrics[1]["pgd_acc"]
@@ -80,7 +80,7 @@ def test_every_job_ran_under_slurm_with_its_logs(slurm_run):
     assert rules == {f"rule_{r}" for r in ("prepare_data", "train_checkpoint", "select_samples", "attack",
                                             "verify_cell", "merge_sweep", "scaling_run",
                                             "scaling_run_multinode", "scaling_table")}, rules
-    assert (slurm_run / "results/logs/robustness/train/trm_adv.log").read_text().strip()
+    assert (slurm_run / "results/logs/robustness/train/trm_adv__seed0.log").read_text().strip()
     # the report's rules are local rules: they run on the submitting host, with their own logs
     assert (slurm_run / "results/report/report.pdf").stat().st_size > 100_000
     assert (slurm_run / "results/logs/report/report_pdf.log").exists()
@@ -114,7 +114,7 @@ def test_a_failing_job_fails_the_run_and_a_rerun_completes_it(cluster, tmp_path)
     mnist = tmp_path / "mnist"
     _mnist_from_digits(mnist, truncate_labels=True)
     config = {**CONFIG, "data": {"source": "mnist", "mnist_dir": str(mnist)}}
-    target = "results/robustness/checkpoints/trm_std.json"
+    target = "results/robustness/checkpoints/trm_std__seed0.json"
     failed = smk(tmp_path, config, *PROFILE, "--retries", "0", target, check=False, prefix=TIMEOUT,
                  timeout=960)
     assert failed.returncode != 0

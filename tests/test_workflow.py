@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
+import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from helpers import ROOT, SNAKEMAKE, TINY, planned_jobs, smk
 
@@ -20,13 +26,14 @@ def complete_run(tmp_path_factory):
 def test_all_produces_the_merged_sweep(complete_run):
     table = pd.read_csv(complete_run / "results/robustness/sweep.csv")
     assert list(table.columns) == ["model", "epsilon", "verified", "falsified", "total", "avg_time_s",
-                                   "avg_mem_MB", "bound", "unknown", "timeout", "misclassified"]
+                                   "avg_mem_MB", "bound", "unknown", "timeout", "misclassified", "train_seed"]
+    assert (table["train_seed"] == 0).all()
     assert len(table) == 2 * 3
     assert set(table["bound"]) == {"IBP", "CROWN", "alpha-CROWN"}
     counts = table[["verified", "falsified", "unknown", "timeout", "misclassified"]].sum(axis=1)
     assert (counts == table["total"]).all() and (table["total"] == 8).all()
     assert (table["avg_mem_MB"] > 0).all()
-    cell = pd.read_csv(complete_run / "results/robustness/sweep/trm_adv__crown__eps0.05.csv")
+    cell = pd.read_csv(complete_run / "results/robustness/sweep/trm_adv__seed0__crown__eps0.05.csv")
     assert list(cell["sample"]) == list(range(8))
     assert {"label", "prediction", "verdict", "lower_bound", "attack_margin", "seconds"} <= set(cell.columns)
 
@@ -47,26 +54,107 @@ def test_scaling_runs_and_their_table(complete_run):
 def test_every_rule_wrote_a_log(complete_run):
     logs = sorted(p.relative_to(complete_run / "results/logs").as_posix()
                   for p in (complete_run / "results/logs").rglob("*.log"))
-    assert "data/digits.log" in logs and "robustness/train/trm_adv.log" in logs
-    assert "robustness/verify/trm_std__alpha-crown__eps0.05.log" in logs
-    assert "epoch 3/3" in (complete_run / "results/logs/robustness/train/trm_adv.log").read_text()
+    assert "data/digits.log" in logs and "robustness/train/trm_adv__seed0.log" in logs
+    assert "robustness/verify/trm_std__seed0__alpha-crown__eps0.05.log" in logs
+    assert "epoch 3/3" in (complete_run / "results/logs/robustness/train/trm_adv__seed0.log").read_text()
 
 
 def test_checkpoints_and_their_records(complete_run):
     from tinyscale import load_checkpoint
     import json
     ckpt = complete_run / "results/robustness/checkpoints"
-    model = load_checkpoint(ckpt / "trm_adv.pt")
+    model = load_checkpoint(ckpt / "trm_adv__seed0.pt")
     assert not model.training
-    metrics = json.loads((ckpt / "trm_adv.json").read_text())
+    metrics = json.loads((ckpt / "trm_adv__seed0.json").read_text())
     assert 0 <= metrics["clean_acc"] <= 1 and 0 <= metrics["pgd_acc"] <= 1
-    history = pd.read_csv(ckpt / "trm_adv_history.csv")
+    history = pd.read_csv(ckpt / "trm_adv__seed0_history.csv")
     assert list(history["epoch"]) == [1, 2, 3]
     assert {"loss", "clean_acc", "pgd_acc"} <= set(history.columns)
 
 
 def test_nothing_to_do_after_a_complete_run(complete_run):
     assert planned_jobs(smk(complete_run, TINY, "-n", "all")) == {}
+
+
+def _copy_checkout(dest: Path) -> Path:
+    """The checkout's tracked and untracked-but-not-ignored files, copied to ``dest``."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for name in files:
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    return dest
+
+
+def test_a_moved_checkout_and_results_plan_nothing(complete_run, tmp_path):
+    """Rule commands name neither the checkout's place nor the interpreter's path."""
+    checkout = _copy_checkout(tmp_path / "checkout")
+    work = tmp_path / "work"
+    shutil.copytree(complete_run, work, symlinks=True)
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(checkout / "Snakefile"), "-d", str(work),
+                           "-n", "all", "--configfile", str(work / "config.yaml")],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert planned_jobs(proc) == {}, proc.stdout[-3000:]
+
+
+@pytest.mark.parametrize("how", ["console script, in the working directory", "python -m, from elsewhere with -d"])
+def test_another_way_of_calling_snakemake_plans_nothing(complete_run, tmp_path, how):
+    if how.startswith("console"):
+        cmd, cwd = [str(Path(sys.executable).parent / "snakemake"), "-s", str(ROOT / "Snakefile")], complete_run
+    else:
+        cmd, cwd = ["python3", "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(complete_run)], tmp_path
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run([*cmd, "-n", "all", "--configfile", str(complete_run / "config.yaml")],
+                          capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
+    assert planned_jobs(proc) == {}, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_the_recorded_command_runs(complete_run):
+    """provenance.json's command (a dry run of it, in the working directory), and one
+    with --config overrides, whose nested numbers Snakemake would read as strings."""
+    from tinyscale.report.provenance import rebuild_command
+    record = json.loads((complete_run / "results/report/provenance.json").read_text())
+    assert record["command"] == "snakemake reports --configfile config.yaml" and record["profile"] is None
+    commands = [shlex.split(record["command"]),
+                rebuild_command("reports", ["config.yaml"], {"seed": 1, "training": {"seeds": [0, 2]}})]
+    for parts in commands:
+        proc = subprocess.run([*SNAKEMAKE, *parts[1:], "-n"], capture_output=True, text=True, timeout=300,
+                              cwd=complete_run)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert planned_jobs(proc)["train_checkpoint"] == 4  # 2 models x seeds 0 and 2 (seed 1: a new data split)
+
+
+def test_a_bare_snakemake_call_runs_on_this_machine(tmp_path):
+    """No --cores and no --profile: the workflow profile (profiles/default) gives them."""
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(TINY))
+    proc = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "-s", str(ROOT / "Snakefile"),
+                           "results/data/digits.npz", "--configfile", "config.yaml"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "workflow specific profile" in proc.stderr and (tmp_path / "results/data/digits.npz").exists()
+
+
+def test_methods_without_crown_compute_its_cells_as_intermediates(tmp_path):
+    cfg = {**TINY, "robustness": {**TINY["robustness"], "methods": ["ibp", "alpha-crown"]}}
+    jobs = planned_jobs(smk(tmp_path, cfg, "-n", "results/robustness/sweep.csv"))
+    assert jobs["verify_cell"] == 2 * 3 and jobs["merge_sweep"] == 1   # ibp, alpha-crown and its crown cell
+
+
+def test_too_many_samples_stop_the_dry_run_once_the_dataset_exists(complete_run):
+    greedy = {**TINY, "robustness": {**TINY["robustness"], "samples": 5000}}
+    proc = smk(complete_run, greedy, "-n", "all", check=False)
+    assert proc.returncode != 0
+    assert "config key 'robustness.samples': 5000 samples asked for but the test split of " \
+           "results/data/digits.npz has only 360 images" in proc.stderr
+    smk(complete_run, TINY, "-n", "all")  # the config file back as it was
+
+
+def test_training_seeds_are_a_dimension(tmp_path):
+    cfg = {**TINY, "training": {**TINY["training"], "seeds": [0, 1]}}
+    jobs = planned_jobs(smk(tmp_path, cfg, "-n", "results/robustness/sweep.csv"))
+    assert jobs == {"prepare_data": 1, "select_samples": 1, "train_checkpoint": 4, "attack": 4,
+                    "verify_cell": 12, "merge_sweep": 1}
 
 
 def test_new_eps_runs_only_new_cells(complete_run):
@@ -113,7 +201,7 @@ def test_a_changed_result_rebuilds_only_what_shows_it(complete_run):
 
 
 def test_targeted_rebuild_builds_only_what_the_file_needs(tmp_path):
-    target = "results/robustness/sweep/trm_adv__crown__eps0.05.csv"
+    target = "results/robustness/sweep/trm_adv__seed0__crown__eps0.05.csv"
     jobs = planned_jobs(smk(tmp_path, TINY, "-n", target))
     assert jobs == {"prepare_data": 1, "train_checkpoint": 1, "select_samples": 1, "attack": 1,
                     "verify_cell": 1}
@@ -157,4 +245,4 @@ def test_torchrun_launcher_gives_the_rows_of_one_process(complete_run, tmp_path)
         two = pd.read_csv(tmp_path / "results/robustness/sweep" / one.name)
         pd.testing.assert_frame_equal(pd.read_csv(one)[keys], two[keys])
         assert (two["world_size"] == 2).all()
-    assert "(2 processes)" in (tmp_path / "results/logs/robustness/attack/trm_adv__eps0.05.log").read_text()
+    assert "(2 processes)" in (tmp_path / "results/logs/robustness/attack/trm_adv__seed0__eps0.05.log").read_text()

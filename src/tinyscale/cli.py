@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
+import os
 import sys
+import time
+import traceback
 from typing import Callable
 
 from .checkpoint import CheckpointError
 from .config import ConfigError
 from .idx import DataError
 from .report import ResultsError
-from .progress import setup_logging
+from .progress import rank_prefix, setup_logging
 
 log = logging.getLogger("tinyscale")
 
@@ -48,18 +52,58 @@ def model_and_samples(args: argparse.Namespace):
     return world, model, x.to(world.device), y.to(world.device)
 
 
+INPUT_ERRORS = (ConfigError, DataError, CheckpointError, ResultsError)
+
+
 def run(main: Callable[[], None]) -> None:
-    """Run a script's main: bad input ends with one line naming the file or key.
+    """Run a script's main: bad input ends with one line naming the file or key
+    (``error: ...``, exit status 2), written once and never logged again.
 
-    Under torchrun, a rank's uncaught error is recorded so that the launcher's
-    failure summary shows that rank's traceback.
+    With several ranks (torchrun, srun) every line a rank writes to stderr
+    starts with ``[rank<N>]: ``: log lines, its error line, and the traceback
+    of an unexpected error (exit status 1), which it writes itself, once.
+    torchrun's failure summary then names the rank and points back to those
+    lines instead of repeating them (see :func:`_tell_launcher`).
     """
-    from torch.distributed.elastic.multiprocessing.errors import record
+    from .dist import rank_and_size
 
-    setup_logging()
+    rank, world_size = rank_and_size()
+    prefix = rank_prefix(rank, world_size)
+    setup_logging(prefix=prefix)
+    faulthandler.enable(all_threads=True)  # a crash in native code still shows every thread's stack
     try:
-        record(main)()
-    except (ConfigError, DataError, CheckpointError, ResultsError) as err:
-        log.error("%s", err)
-        print(f"error: {err}", file=sys.stderr)
+        main()
+    except INPUT_ERRORS as err:
+        _write(prefix, f"error: {err}\n")
+        _tell_launcher(f"input error (exit status 2): see the line '{prefix}error: ...' above")
         sys.exit(2)
+    except Exception:
+        where = f" (its lines start with '{prefix.strip()}')" if prefix else ""
+        _tell_launcher(f"uncaught exception (exit status 1): see the traceback above{where}")
+        if world_size == 1:
+            raise  # Python prints the traceback, once, and exits with status 1
+        _write(prefix, traceback.format_exc())
+        sys.exit(1)
+
+
+def _write(prefix: str, text: str) -> None:
+    sys.stderr.write("".join(prefix + line for line in text.splitlines(keepends=True)))
+    sys.stderr.flush()
+
+
+def _tell_launcher(note: str) -> None:
+    """Leave torchrun the error file its failure summary reads (the summary's
+    ``traceback :`` field): ``note``, a pointer to this rank's own lines, so
+    that the log does not show the error a second time. (Without the file
+    torchrun says "To enable traceback see: ...": the advice to decorate main
+    with @record, which would copy the whole traceback into the summary.)"""
+    path = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if not path:
+        return
+    try:
+        with open(path, "w") as fh:
+            # the layout of torch's own ErrorHandler.record_exception; the summary shows py_callstack
+            json.dump({"message": {"message": note, "extraInfo": {
+                "py_callstack": note, "timestamp": str(int(time.time()))}}}, fh)
+    except OSError:
+        pass  # the summary then lacks the pointer; the rank's own lines are there

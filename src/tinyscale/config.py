@@ -52,6 +52,23 @@ def _message(err: jsonschema.ValidationError) -> str:
     return f"config key '{_key(err.absolute_path)}': {err.message}"
 
 
+def typed_override(value):
+    """A nested --config value with its scalars typed as YAML reads them: Snakemake
+    reads the scalars inside a dict or list as strings (``training={seeds: [0, 1]}``
+    gives ``["0", "1"]``). Other values come back unchanged."""
+    if isinstance(value, dict):
+        return {key: typed_override(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [typed_override(item) for item in value]
+    if isinstance(value, str):
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        return parsed if parsed is None or isinstance(parsed, (bool, int, float)) else value
+    return value
+
+
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
     return yaml.safe_load(path.read_text())
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .config import ConfigError
 from .idx import DataError, load_mnist
-from .io import write_npz
+from .io import load_npz, write_npz
 
 SOURCES = ("digits", "mnist")
 
@@ -79,14 +80,37 @@ def save(path: str | Path, ds: Dataset) -> None:
               source=np.array(ds.source))
 
 
+DATASET_KEYS = ("x_train", "y_train", "x_test", "y_test", "max_value", "image_shape", "source")
+
+
 def load(path: str | Path) -> Dataset:
+    z = load_npz(path, DATASET_KEYS)
     try:
-        with np.load(path) as z:
-            return Dataset(z["x_train"], z["y_train"], z["x_test"], z["y_test"],
-                           float(z["max_value"]), tuple(int(s) for s in z["image_shape"]),
-                           str(z["source"]))
-    except (OSError, KeyError, ValueError) as err:
-        raise DataError(f"{path}: not a prepared dataset ({err})") from err
+        return Dataset(z["x_train"], z["y_train"], z["x_test"], z["y_test"],
+                       float(z["max_value"]), tuple(int(s) for s in z["image_shape"]),
+                       str(z["source"]))
+    except (TypeError, ValueError) as err:
+        raise DataError(f"{path}: not a prepared dataset ({err}); delete it and rerun") from err
+
+
+def check_samples(dataset_path: str | Path, samples: int) -> None:
+    """Raise ConfigError (naming ``robustness.samples``) if the dataset's test
+    split has fewer than ``samples`` images.
+
+    Cheap: reads only the test labels. Does nothing while the dataset does not
+    exist yet, or cannot be read (the rule that reads it reports that, and a
+    rerun rebuilds it), so a dry run can call it.
+    """
+    path = Path(dataset_path)
+    if not path.is_file():
+        return
+    try:
+        n_test = len(load_npz(path, ["y_test"])["y_test"])
+    except DataError:
+        return
+    if samples > n_test:
+        raise ConfigError(f"config key 'robustness.samples': {samples} samples asked for but the "
+                          f"test split of {path} has only {n_test} images")
 
 
 def select_samples(n_test: int, n: int, seed: int) -> np.ndarray:
@@ -96,7 +120,7 @@ def select_samples(n_test: int, n: int, seed: int) -> np.ndarray:
     256 and 512 samples are nested (the convergence check needs that).
     """
     if n > n_test:
-        raise DataError(f"config key robustness.samples: {n} samples asked for but the "
+        raise DataError(f"config key 'robustness.samples': {n} samples asked for but the "
                         f"test split has only {n_test}")
     return np.random.default_rng(seed).permutation(n_test)[:n]
 
@@ -108,5 +132,8 @@ def save_samples(path: str | Path, ds: Dataset, n: int, seed: int) -> None:
 
 
 def load_samples(path: str | Path) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
-    with np.load(path) as z:
-        return torch.from_numpy(z["x"]), torch.from_numpy(z["y"]), z["index"]
+    z = load_npz(path, ("x", "y", "index"))
+    if not len(z["x"]) == len(z["y"]) == len(z["index"]):
+        raise DataError(f"{path}: {len(z['x'])} inputs, {len(z['y'])} labels and {len(z['index'])} "
+                        "indices differ in number; delete it and rerun")
+    return torch.from_numpy(z["x"]), torch.from_numpy(z["y"]), z["index"]

@@ -17,9 +17,10 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Sequence, TypeVar
+from typing import Any, Mapping, Sequence, TypeVar
 
 import torch
 import torch.distributed as td
@@ -91,6 +92,18 @@ def _first_slurm_host(nodelist: str) -> str:
     return m.group(1) + (m.group(2) or "") if m else "127.0.0.1"
 
 
+def rank_and_size(env: Mapping[str, str] | None = None) -> tuple[int, int]:
+    """This process's rank and the world size, read from the launcher's
+    environment alone (as :func:`init` reads it, without its side effects):
+    what logging needs before the process group exists."""
+    env = os.environ if env is None else env
+    if "RANK" in env and "WORLD_SIZE" in env:
+        return int(env["RANK"]), int(env["WORLD_SIZE"])
+    if "SLURM_PROCID" in env and int(env.get("SLURM_NTASKS", "1")) > 1:
+        return int(env["SLURM_PROCID"]), int(env["SLURM_NTASKS"])
+    return 0, 1
+
+
 def _from_env(env: dict[str, str]) -> tuple[int, int, int, str]:
     if "RANK" in env and "WORLD_SIZE" in env:
         return int(env["RANK"]), int(env["WORLD_SIZE"]), int(env.get("LOCAL_RANK", 0)), "torchrun"
@@ -118,3 +131,31 @@ def init(device: str = "auto", timeout_s: float = 600.0) -> World:
             td.init_process_group(backend, init_method="env://", rank=rank, world_size=world,
                                   timeout=timedelta(seconds=timeout_s))
     return World(rank, world, local, dev, backend, launcher)
+
+
+def torchrun_main(argv: Sequence[str] | None = None) -> int:
+    """torchrun (``python -m torch.distributed.run``) with quieter failures:
+    ``python -m tinyscale.dist [torchrun options] script [args]``.
+
+    Same options, same processes and environment. When a rank fails, torchrun
+    itself ends in an uncaught ChildFailedError: its own Python traceback,
+    then the failure summary (which rank, exit status or signal, and the
+    rank's error file). This prints the summary alone and returns 1, so that a
+    rule's log holds one traceback at most: the failing rank's own. It also
+    sets OMP_NUM_THREADS=1 when unset, as torchrun would, without its banner
+    saying so.
+    """
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        run(parse_args(argv))
+    except ChildFailedError as err:
+        print(err.format_msg(), file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(torchrun_main())

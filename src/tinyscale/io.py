@@ -8,11 +8,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
+
+from .idx import DataError
 
 
 _UMASK = os.umask(0)
@@ -54,3 +58,37 @@ def write_npz(path, **arrays) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:  # a file object: numpy would append ".npz" to a name
             np.savez(fh, **arrays)
+
+
+def load_npz(path: str | os.PathLike, keys: Iterable[str]) -> dict[str, np.ndarray]:
+    """The arrays ``keys`` of the npz file ``path``, read into memory.
+
+    Only those members are read (a cheap check can ask for one small array).
+    Every way the file can be unusable ends in one DataError naming the file:
+    missing, truncated or corrupt (not a zip, a bad CRC, pickled objects where
+    arrays were expected), or lacking a key this step needs. Every npz file of
+    the workflow is a rule's output, so the remedy is to delete it and rerun.
+    """
+    path = Path(path)
+    keys = list(keys)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    unreadable = DataError(f"{path}: not a readable .npz file (truncated or corrupt); delete it and rerun")
+    # ValueError: no zip magic, so numpy took it for a pickle (or an array holds objects);
+    # the others: a zip cut short or damaged
+    broken = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError)
+    try:
+        z = np.load(path, allow_pickle=False)
+    except broken as err:
+        raise unreadable from err
+    if not isinstance(z, np.lib.npyio.NpzFile):  # a .npy file: one array, no names
+        raise unreadable
+    with z:
+        missing = [k for k in keys if k not in z.files]
+        if missing:
+            raise DataError(f"{path}: lacks the array(s) {', '.join(missing)} (it has "
+                            f"{', '.join(z.files) or 'none'}); delete it and rerun")
+        try:
+            return {k: z[k] for k in keys}
+        except broken as err:
+            raise unreadable from err

@@ -11,12 +11,18 @@ the new one, so auto_LiRPA's own code runs unchanged:
    typed accessor is found by kind (``node.f("value")``, ``node.i(...)``...).
 
 Call :func:`apply` (idempotent) and then import auto_LiRPA, or just use
-:func:`import_auto_lirpa`.
+:func:`import_auto_lirpa`, which also keeps the import quiet: auto_LiRPA
+decorates functions with ``torch.jit.script``, which current torch deprecates
+with a warning in every log that bounds (see :func:`import_auto_lirpa`).
 """
 from __future__ import annotations
 
 import sys
 import types
+import warnings
+
+# the one warning the import is kept from showing (torch's text, 2.9 and later)
+JIT_SCRIPT_DEPRECATED = r"`torch\.jit\.script` is (deprecated|not supported)"
 
 _applied = False
 
@@ -70,8 +76,23 @@ def apply() -> None:
 
 
 def import_auto_lirpa():
-    """Apply the adaptations and return the imported ``auto_LiRPA`` module."""
-    apply()
-    import auto_LiRPA
+    """Apply the adaptations and return the imported ``auto_LiRPA`` module.
 
+    The import shows every warning it raises but torch's ``torch.jit.script``
+    deprecation (matched by message, :data:`JIT_SCRIPT_DEPRECATED`). A filter
+    set before the import would not do: auto_LiRPA's import itself calls
+    ``warnings.simplefilter("once")``, which goes in front of any filter. So
+    the import runs inside ``catch_warnings`` (which also undoes that
+    process-wide change when it ends), its warnings are recorded, and all but
+    that one are shown again under the process's own filters.
+    """
+    apply()
+    if "auto_LiRPA" in sys.modules:
+        return sys.modules["auto_LiRPA"]
+    warnings.filterwarnings("ignore", message=JIT_SCRIPT_DEPRECATED, category=DeprecationWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        import auto_LiRPA
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
     return auto_LiRPA

@@ -10,15 +10,40 @@ T = TypeVar("T")
 log = logging.getLogger("tinyscale")
 
 
-def setup_logging(level: int = logging.INFO) -> None:
-    """Log to stderr (which rules redirect into their log file)."""
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-        force=True,
-    )
+def rank_prefix(rank: int, world_size: int) -> str:
+    """What starts every stderr line of a rank when there are several:
+    ``[rank1]: ``, as torch.distributed prefixes a rank's uncaught traceback
+    (so that one grep finds all of a rank's lines); nothing for one process."""
+    return f"[rank{rank}]: " if world_size > 1 else ""
+
+
+class _PrefixFormatter(logging.Formatter):
+    """Puts ``prefix`` before every line of a record (a logged traceback too)."""
+
+    def __init__(self, prefix: str, fmt: str, datefmt: str):
+        super().__init__(fmt, datefmt)
+        self.prefix = prefix
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if not self.prefix:
+            return text
+        return "".join(self.prefix + line for line in text.splitlines(keepends=True))
+
+
+def setup_logging(level: int = logging.INFO, prefix: str | None = None) -> None:
+    """Log to stderr (which rules redirect into their log file).
+
+    ``prefix`` starts every line; by default the rank's (see :func:`rank_prefix`)
+    when the launcher's environment (torchrun, srun) says there are several.
+    """
+    if prefix is None:
+        from .dist import rank_and_size
+
+        prefix = rank_prefix(*rank_and_size())
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_PrefixFormatter(prefix, "%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 def progress(items: Iterable[T], desc: str, total: int | None = None, every_s: float = 10.0) -> Iterator[T]:

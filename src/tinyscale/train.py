@@ -48,9 +48,16 @@ class TrainResult:
 
 
 def _lr_at(recipe: dict, epoch: int, step: int, steps_per_epoch: int) -> float:
+    """The learning rate of a step: a linear warm-up over the recipe's
+    ``warmup_epochs`` (from lr / warm-up steps up to lr), then the schedule
+    (constant, or cosine from lr to lr_min over the remaining steps)."""
+    t = epoch * steps_per_epoch + step
+    warmup = round(recipe.get("warmup_epochs", 0) * steps_per_epoch)
+    if t < warmup:
+        return recipe["lr"] * (t + 1) / warmup
     if recipe["lr_schedule"] == "constant":
         return recipe["lr"]
-    progress = (epoch * steps_per_epoch + step) / max(1, recipe["epochs"] * steps_per_epoch)
+    progress = (t - warmup) / max(1, recipe["epochs"] * steps_per_epoch - warmup)
     lo, hi = recipe["lr_min"], recipe["lr"]
     return lo + 0.5 * (hi - lo) * (1 + math.cos(math.pi * progress))
 
@@ -196,7 +203,19 @@ def train(ds: Dataset, model_cfg: dict, recipe: dict, eval_attack: dict, seed: i
                "kept_epoch": kept_epoch, "eval_attack": eval_attack,
                "test_samples": len(x_test), "world_size": loop.world_size,
                "global_batch": recipe["batch_size"], "lr": recipe["lr"], **loop.extra_metrics()}
+    # the log's last lines: which weights were kept, why, and what they score on the test split
+    name = attack_name(eval_attack)
+    why = (f"best validation PGD accuracy {best[0]:.3f} ({name}, {n_val} samples)" if n_val
+           else "last epoch")
+    log.info("kept epoch %d/%d: %s", kept_epoch, recipe["epochs"], why)
+    log.info("test (%d samples): clean accuracy %.3f, PGD accuracy %.3f (%s)", len(x_test),
+             metrics["clean_acc"], metrics["pgd_acc"], name)
     return TrainResult(host.cpu(), history, metrics)
+
+
+def attack_name(attack: dict | None) -> str:
+    """E.g. ``PGD-10 eps 0.1`` (``no attack`` for an empty one)."""
+    return f"PGD-{attack['steps']} eps {attack['eps']:g}" if attack else "no attack"
 
 
 def scaled_recipe(recipe: dict, world_size: int, scaling: str) -> dict:

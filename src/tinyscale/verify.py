@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from .attack import box, margin, pgd
+from .io import load_npz
 from .lirpa_compat import import_auto_lirpa
 from .progress import progress
 
@@ -70,8 +71,8 @@ class AttackResult:
 
     @classmethod
     def from_npz(cls, path) -> "AttackResult":
-        with np.load(path) as z:
-            return cls(**{f.name: z[f.name] for f in fields(cls)})
+        """The arrays of an attack file; a broken one is a DataError naming it."""
+        return cls(**load_npz(path, [f.name for f in fields(cls)]))
 
     @classmethod
     def merge(cls, parts: list[tuple[np.ndarray, "AttackResult"]]) -> "AttackResult":
@@ -238,9 +239,15 @@ def plan_cell(x: torch.Tensor, y: torch.Tensor, atk: AttackResult,
     return rows, todo
 
 
-def bound_batches(bounder: Bounder, x: torch.Tensor, y: torch.Tensor, eps: float,
+def bound_batches(bounder: Bounder | None, x: torch.Tensor, y: torch.Tensor, eps: float,
                   rows: pd.DataFrame, batches: list[np.ndarray], timeout_s: float | None) -> None:
-    """Bound ``batches`` of samples and write their verdicts into ``rows``."""
+    """Bound ``batches`` of samples and write their verdicts into ``rows``.
+
+    With no batches there is nothing to bound and ``bounder`` is not touched
+    (it may be None: callers need not build a bounded module for nothing).
+    """
+    if not batches:
+        return
     name = METHODS[bounder.method][1]
     for batch in progress(batches, f"{name} eps={eps:g}"):
         idx = torch.from_numpy(batch).to(x.device)
@@ -260,9 +267,13 @@ def bound_batches(bounder: Bounder, x: torch.Tensor, y: torch.Tensor, eps: float
             rows.loc[batch, "bound_source"] = name
 
 
-def run_cell(bounder: Bounder, x: torch.Tensor, y: torch.Tensor, eps: float, atk: AttackResult,
+def run_cell(bounder: Bounder | None, x: torch.Tensor, y: torch.Tensor, eps: float, atk: AttackResult,
              batch_size: int, timeout_s: float | None, crown_rows: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Rows (see plan_cell) of one cell, in sample order, all computed in this process."""
+    """Rows (see plan_cell) of one cell, in sample order, all computed in this process.
+
+    ``bounder`` may be None when no sample is left to bound (every one
+    misclassified, falsified, or verified by ``crown_rows``).
+    """
     rows, todo = plan_cell(x, y, atk, crown_rows)
     bound_batches(bounder, x, y, eps, rows, batches_of(todo, batch_size), timeout_s)
     return rows

@@ -5,7 +5,7 @@ from tinyscale import cli, io
 from tinyscale.verify import METHOD_ORDER, summarize
 
 COLUMNS = ["model", "epsilon", "verified", "falsified", "total", "avg_time_s", "avg_mem_MB", "bound",
-           "unknown", "timeout", "misclassified"]
+           "unknown", "timeout", "misclassified", "train_seed"]
 
 
 def main() -> None:
@@ -16,11 +16,12 @@ def main() -> None:
     rows = []
     for path in a.cells:
         cell = pd.read_csv(path)
-        rows.append({"model": cell["model"].iat[0], "epsilon": cell["epsilon"].iat[0],
+        rows.append({"model": cell["model"].iat[0], "train_seed": cell["train_seed"].iat[0],
+                     "epsilon": cell["epsilon"].iat[0],
                      "bound": cell["method"].iat[0], "avg_mem_MB": cell["peak_mem_mb"].max(),
                      **summarize(cell)})
     table = pd.DataFrame(rows, columns=COLUMNS)
-    table = table.sort_values(["model", "bound", "epsilon"], key=lambda col: (
+    table = table.sort_values(["model", "train_seed", "bound", "epsilon"], key=lambda col: (
         col.map(METHOD_ORDER.index) if col.name == "bound" else col), kind="stable")
     table["avg_time_s"] = table["avg_time_s"].round(5)
     io.write_csv(a.out, table)

@@ -36,7 +36,7 @@ def slurm_head_address(job_id: str) -> str:
 
 
 def torchrun(nodes: int, nproc: int, endpoint: str, rdzv_id: str) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--nnodes", str(nodes),
+    return [sys.executable, "-m", "tinyscale.dist", "--nnodes", str(nodes),
             "--nproc-per-node", str(nproc), "--rdzv-backend", "c10d",
             "--rdzv-endpoint", endpoint, "--rdzv-id", rdzv_id]
 

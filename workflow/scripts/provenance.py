@@ -1,5 +1,6 @@
 """Record where the results came from: results/report/provenance.json."""
 import json
+import os
 from pathlib import Path
 
 from tinyscale import cli, io
@@ -11,14 +12,16 @@ REPO = Path(__file__).resolve().parents[2]  # the workflow's checkout, whose com
 def main() -> None:
     p = cli.parser(__doc__)
     p.add_argument("--config", type=cli.json_arg, required=True, help="the resolved config (JSON)")
-    p.add_argument("--config-files", nargs="+", required=True, type=Path)
+    p.add_argument("--config-files", type=cli.json_arg, required=True,
+                   help="the run's config files and their sha256 (JSON: [{path, sha256}])")
     p.add_argument("--command", required=True, help="the command that rebuilds the report")
     p.add_argument("--metrics", nargs="+", required=True, type=Path)
     p.add_argument("--cells", nargs="+", required=True, type=Path)
     p.add_argument("--scaling", type=Path)
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    record = provenance.collect(a.config, a.config_files, REPO, a.command, a.metrics, a.cells, a.scaling)
+    record = provenance.collect(a.config, a.config_files, REPO, a.command, a.metrics, a.cells, a.scaling,
+                                 executor=os.environ.get("TINYSCALE_EXECUTOR") or None)
     io.write_json(a.out, record)
     cli.log.info("commit %s, config sha256 %s", record["git"]["commit"][:12], record["config_sha256"][:12])
     cli.log.info("%s", json.dumps(record["devices"]["results"]))

@@ -1,7 +1,14 @@
 """Build the PDF report or the slide deck from result files and figures.
 
-  report.py pdf --out results/report/report.pdf --figures <png> ... --captions <figure>.rst ...
-  report.py slides --out results/report/slides.pptx --figures <png> ...
+  report.py pdf --sweep results/robustness/sweep.csv --metrics <model>__seed<s>.json ...
+      --scaling results/scaling/scaling.csv --provenance results/report/provenance.json
+      --figures <png> ... --captions <figure>.rst ... --out results/report/report.pdf
+  report.py slides (the same --sweep --metrics --scaling --provenance)
+      --figures verified_vs_eps.png scaling.png --out results/report/slides.pptx
+
+--metrics takes every (model, training seed)'s metrics JSON, models in the config's
+order. The sweep's attack is named from provenance.json's resolved config
+(``config.robustness.attack``).
 """
 import re
 from pathlib import Path

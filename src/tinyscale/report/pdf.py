@@ -13,13 +13,13 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import cm
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.platypus import (Image, KeepTogether, ListFlowable, ListItem, LongTable, PageBreak, Paragraph,
-                                SimpleDocTemplate, Spacer, TableStyle)
+from reportlab.platypus import (CondPageBreak, Flowable, Image, ListFlowable, ListItem, LongTable, PageBreak,
+                                Paragraph, SimpleDocTemplate, Spacer, TableStyle)
 
 from .. import io
 from ..config import format_eps
 from . import FIGURE_DPI
-from .results import Campaign
+from .results import DASH, Campaign, seeds_text
 
 TITLE = "Robustness verification of tiny recursive models"
 WIDTH = A4[0] - 4 * cm  # text width between 2 cm margins
@@ -42,6 +42,7 @@ def _styles() -> dict[str, ParagraphStyle]:
         "subtitle": ParagraphStyle("subtitle", parent=body, fontSize=14, leading=18, alignment=1, spaceAfter=24),
         "h1": ParagraphStyle("h1", parent=base["Heading1"], fontSize=16, spaceBefore=6, spaceAfter=8,
                              keepWithNext=1),
+        "h1_alone": ParagraphStyle("h1_alone", parent=base["Heading1"], fontSize=16, spaceBefore=6, spaceAfter=8),
         "body": body,
         "caption": ParagraphStyle("caption", parent=body, fontSize=9.5, leading=12.5, spaceBefore=4, spaceAfter=14,
                                   textColor=colors.HexColor("#333333")),
@@ -51,17 +52,25 @@ def _styles() -> dict[str, ParagraphStyle]:
     }
 
 
-def _widths(data: list[list[str]], font_size: float, padding: float = 8) -> list[float]:
+def _natural_widths(data: list[list[str]], font_size: float, padding: float = 8) -> list[float]:
+    return [max(stringWidth(str(row[j]), "Helvetica-Bold", font_size) for row in data) + padding
+            for j in range(len(data[0]))]
+
+
+def _widths(data: list[list[str]], font_size: float) -> list[float]:
     """Column widths that fit each column's widest entry, shrunk as a whole to the text width."""
-    widths = [max(stringWidth(str(row[j]), "Helvetica-Bold", font_size) for row in data) + padding
-              for j in range(len(data[0]))]
+    widths = _natural_widths(data, font_size)
     scale = min(1.0, WIDTH / sum(widths))
     return [w * scale for w in widths]
 
 
-def _table(frame: pd.DataFrame, font_size: float = 8.5) -> LongTable:
-    """A table that fits the text width and repeats its header on every page it runs over."""
+def _table(frame: pd.DataFrame, font_size: float = 8.5, smallest: float = 7.0, keep: str | None = None) -> LongTable:
+    """A table that fits the text width (its font made smaller, down to ``smallest``, where its
+    entries are wider) and repeats its header on every page it runs over; rows with the same
+    value in column ``keep`` stay on one page."""
     data = [list(frame.columns)] + frame.astype(str).values.tolist()
+    while font_size > smallest and sum(_natural_widths(data, font_size)) > WIDTH:
+        font_size -= 0.5
     table = LongTable(data, colWidths=_widths(data, font_size), repeatRows=1, hAlign="LEFT")
     table.setStyle(TableStyle([
         ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
@@ -76,6 +85,9 @@ def _table(frame: pd.DataFrame, font_size: float = 8.5) -> LongTable:
         ("TOPPADDING", (0, 0), (-1, -1), 2.5),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
     ]))
+    if keep:
+        for _, rows in frame.reset_index(drop=True).groupby(keep, sort=False).groups.items():
+            table.setStyle([("NOSPLIT", (0, 1 + min(rows)), (-1, 1 + max(rows)))])
     return table
 
 
@@ -99,6 +111,78 @@ def _image(png: Path, max_height: float = 21 * cm) -> Image:
     return Image(str(png), width=w * scale, height=h * scale)
 
 
+class FigureBlock(Flowable):
+    """A figure and its caption, kept together. Where the pair does not fit the space left on
+    the page but fits with the figure shrunk to no less than ``min_scale`` of its size, it is
+    shrunk to fit there; otherwise it keeps its size (and so does not fit)."""
+
+    def __init__(self, png: Path, caption: Paragraph, min_scale: float = 0.72, gap: float = 4):
+        super().__init__()
+        self.image, self.caption, self.min_scale, self.gap = _image(png), caption, min_scale, gap
+        self.scale = 1.0
+
+    def wrap(self, avail_width, avail_height):
+        _, caption_h = self.caption.wrap(avail_width, avail_height)
+        natural = self.image.drawHeight
+        room = avail_height - caption_h - self.gap
+        self.scale = 1.0 if natural <= room else (room / natural if room >= self.min_scale * natural else 1.0)
+        self.width = avail_width
+        self.height = natural * self.scale + self.gap + caption_h
+        return self.width, self.height
+
+    def draw(self):
+        w, h = self.image.drawWidth * self.scale, self.image.drawHeight * self.scale
+        caption_h = self.height - h - self.gap
+        self.canv.drawImage(self.image.filename, 0, caption_h + self.gap, width=w, height=h)
+        self.caption.drawOn(self.canv, 0, 0)
+
+    def getSpaceAfter(self):
+        return self.caption.getSpaceAfter()
+
+
+class FigureSet(Flowable):
+    """The report's figures, flowed to fill pages: where the next figure does not fit the rest of
+    a page (even shrunk a little, see FigureBlock), the first later one that does goes there, so
+    that no page is left half empty. Figures are numbered in the order they are placed."""
+
+    def __init__(self, figures: list[tuple[Path, str]], style: ParagraphStyle, first: int = 1):
+        super().__init__()
+        self.figures, self.style, self.first = figures, style, first
+        self.blocks: list[FigureBlock] = []
+
+    def _block(self, i: int, number: int, min_scale: float = 0.72) -> FigureBlock:
+        png, caption = self.figures[i]
+        return FigureBlock(png, Paragraph(f"<b>Figure {number}.</b> {escape(caption)}", self.style), min_scale)
+
+    def wrap(self, avail_width, avail_height):
+        """All the figures one below the other (they fit only on the page that takes the last ones)."""
+        self.blocks = [self._block(i, self.first + i) for i in range(len(self.figures))]
+        heights = [b.wrap(avail_width, avail_height)[1] for b in self.blocks]
+        self.width, self.height = avail_width, sum(heights) + sum(b.getSpaceAfter() for b in self.blocks[:-1])
+        return self.width, self.height
+
+    def draw(self):
+        y = self.height
+        for block in self.blocks:
+            y -= block.height
+            block.drawOn(self.canv, 0, y)
+            y -= block.getSpaceAfter()
+
+    def split(self, avail_width, avail_height):
+        for i in range(len(self.figures)):
+            block = self._block(i, self.first)
+            if block.wrap(avail_width, avail_height)[1] <= avail_height:
+                return [block] + self._rest(i)
+        frame = getattr(self, "_frame", None)
+        if frame is not None and getattr(frame, "_atTop", False):  # a page of its own: the next one, shrunk to fit
+            return [self._block(0, self.first, min_scale=0.0)] + self._rest(0)
+        return []
+
+    def _rest(self, placed: int) -> list:
+        rest = self.figures[:placed] + self.figures[placed + 1:]
+        return [FigureSet(rest, self.style, self.first + 1)] if rest else []
+
+
 def _bullets(lines: list[str], style) -> ListFlowable:
     return ListFlowable([ListItem(Paragraph(escape(s), style), leftIndent=12) for s in lines], bulletType="bullet",
                         start="•", leftIndent=12)
@@ -110,15 +194,20 @@ def _commit(p: dict) -> str:
 
 def _title_page(c: Campaign, s) -> list:
     p = c.provenance
+    models = list(dict.fromkeys(c.checkpoints["model"]))
+    training = dict(zip(c.checkpoints["model"], c.checkpoints["training"]))
     facts = [
         ("campaign", p["config_name"]),
-        ("models", ", ".join(f"{r.model} ({r.training})" for r in c.checkpoints.itertuples())),
-        ("data", f"{c.checkpoints['data'].iat[0]}, {c.samples} test samples verified"),
+        ("models", ", ".join(f"{m} ({training[m]})" for m in models)),
+        *([("training seeds", f"training seeds {', '.join(map(str, c.seeds))}: a checkpoint per model and seed")]
+          if c.several_seeds else []),
+        ("data", f"{c.checkpoints['data'].iat[0]}, {c.samples} test samples per cell, {len(c.eps)} eps, "
+                 f"{len(c.methods)} bounding methods"),
         ("eps grid", ", ".join(format_eps(e) for e in c.eps)),
         ("bounds", ", ".join(c.methods) + " (auto_LiRPA), after a PGD attack"),
         ("date", p["date"]),
         ("git commit", _commit(p)),
-        ("config sha256", p["config_sha256"]),
+        ("config sha256", f"{p['config_sha256'][:12]} (in full under Provenance)"),
     ]
     return [Spacer(1, 5 * cm), Paragraph(TITLE, s["title"]),
             Paragraph("A tinyscale report, generated from the campaign's result files", s["subtitle"]),
@@ -146,27 +235,43 @@ def _provenance(c: Campaign, s) -> list:
                       "this report from the same configuration.", s["body"]), Spacer(1, 6), _key_values(rows, s["cell"])]
 
 
+def _models_intro(c: Campaign) -> str:
+    attack = f"training's evaluation attack, {c.eval_attack}" if c.eval_attack else "training's evaluation attack"
+    test = f"the {c.test_images} test images" if c.test_images else "the test split"
+    seeds = (f" A row per model and training seed, then per model the mean ± standard deviation (n {DASH} 1) and "
+             f"the min{DASH}max over its seeds (training randomness)." if c.several_seeds else "")
+    return (f"Accuracies of the kept checkpoints on {test}: clean, and under {attack}. That attack is not the "
+            f"sweep's: {c.sweep_attack} runs at each eps on the {c.samples} selected samples only. The adversarial "
+            f"model keeps the epoch with the best PGD accuracy on a validation split.{seeds}")
+
+
 def build(c: Campaign, figures: list[Figure], out: str | Path) -> None:
     s = _styles()
     story = _title_page(c, s)
     story += [Paragraph("1 Summary", s["h1"]), _bullets(c.summary(), s["body"]), Spacer(1, 10),
-              Paragraph("2 Models", s["h1"]),
-              Paragraph("Accuracies of the kept checkpoints on the test split; the adversarial model keeps the "
-                        "epoch with the best PGD accuracy on a validation split.", s["body"]), Spacer(1, 6),
-              _table(c.checkpoint_table(), font_size=9.5), PageBreak(),
-              Paragraph("3 Figures", s["h1"])]
-    for i, fig in enumerate(figures, 1):
-        story.append(KeepTogether([_image(fig.png), Paragraph(f"<b>Figure {i}.</b> {escape(fig.caption)}",
-                                                               s["caption"])]))
-    story += [PageBreak(), Paragraph("4 Results", s["h1"]),
-              Paragraph(f"Every sweep cell: verdict counts of the {c.samples} samples, the verified share, the mean "
-                        "time per sample and the peak memory of the cell (from results/robustness/sweep.csv).",
-                        s["body"]), Spacer(1, 6), _table(c.results_table()), Spacer(1, 14),
+              Paragraph("2 Models", s["h1"]), Paragraph(escape(_models_intro(c)), s["body"]), Spacer(1, 6),
+              _table(c.checkpoint_table(), font_size=9.5, keep="model"), Spacer(1, 14),
+              CondPageBreak(8 * cm), Paragraph("3 Figures", s["h1_alone"])]
+    story.append(FigureSet([(fig.png, " ".join(t for t in (fig.caption, c.figure_note(fig.name)) if t))
+                            for fig in figures], s["caption"]))
+    story += [Spacer(1, 6), Paragraph("4 Results", s["h1"])]
+    if c.several_seeds:
+        story += [Paragraph(f"Verified share (%) of every model, method and eps over the {len(c.seeds)} training "
+                            f"seeds ({seeds_text(c.seeds)}): mean ± standard deviation (n {DASH} 1), min{DASH}max, "
+                            "and each seed's value. The spread covers training randomness; every seed is verified "
+                            f"on the same {c.samples} samples.", s["body"]), Spacer(1, 6),
+                  _table(c.seed_table()), Spacer(1, 14)]
+    story += [Paragraph(f"Every sweep cell{' (a row per training seed)' if c.several_seeds else ''}: verdict counts "
+                        f"of the {c.samples} samples, the verified share, the mean time per sample and the peak "
+                        "memory of the cell (from results/robustness/sweep.csv). Misclassified samples are the "
+                        "same in every cell of a checkpoint.", s["body"]), Spacer(1, 6), _table(c.results_table()),
+              Spacer(1, 14),
               Paragraph("5 Scaling", s["h1"]),
               Paragraph("Mean throughput of the repeated scaling runs (samples over the slowest rank's time), the "
-                        "speed-up and efficiency against the smallest run, and peak memory per process "
-                        "(from results/scaling/scaling.csv).", s["body"]), Spacer(1, 6),
-              _table(c.scaling_table(), font_size=9.5), Spacer(1, 14)]
+                        f"lowest and highest repeat, their spread (highest / lowest {DASH} 1), the speed-up and "
+                        "efficiency against the smallest run, and peak memory per process (from "
+                        "results/scaling/scaling.csv). " + c.scaling_flag_sentence().strip(), s["body"]),
+              Spacer(1, 6), _table(c.scaling_table(), font_size=9.5), Spacer(1, 14)]
     story += _provenance(c, s)
 
     name = c.provenance["config_name"]

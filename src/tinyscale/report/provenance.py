@@ -6,12 +6,14 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 PACKAGES = ["torch", "auto_LiRPA", "snakemake", "snakemake-executor-plugin-slurm", "numpy", "pandas", "scipy",
             "scikit-learn", "matplotlib", "seaborn", "reportlab", "python-pptx"]
@@ -75,22 +77,86 @@ def result_devices(metrics: list[Path], cells: list[Path], scaling: Path | None)
     return out
 
 
-def shown_path(path) -> str:
-    """A path relative to the working directory when it lies inside it."""
+def shown_path(path, *bases) -> str:
+    """A path relative to the working directory when it lies inside it, else to the
+    first of ``bases`` that holds it, else absolute."""
     path = Path(path).absolute()
-    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+    for base in (Path.cwd(), *map(Path, bases)):
+        if path.is_relative_to(base):
+            return str(path.relative_to(base))
+    return str(path)
 
 
-def collect(config: dict, config_files: list[Path], repo: Path, command: str, metrics: list[Path],
-            cells: list[Path], scaling: Path | None) -> dict:
-    files = [{"path": shown_path(p), "sha256": sha256(Path(p).read_bytes())} for p in config_files]
+def file_records(paths, checkout) -> list[dict]:
+    """Config files with their sha256, shown relative to the working directory or else
+    to the workflow's checkout, so that the record does not change with their place."""
+    return [{"path": shown_path(p, checkout), "sha256": sha256(Path(p).read_bytes())} for p in paths]
+
+
+def _config_value(value) -> str:
+    """A --config value that Snakemake parses back to ``value`` (it reads values as YAML)."""
+    if isinstance(value, str) and yaml.safe_load(value) == value:
+        return value
+    return json.dumps(value, separators=(",", ":"))
+
+
+def rebuild_command(target: str, config_files, overrides: dict, profile: str | None = None) -> list[str]:
+    """``snakemake <target> [--profile P] [--configfile F ...] [--config k=v ...]``.
+
+    The target comes first: --configfile and --config take several values and
+    would swallow a target written after them."""
+    parts = ["snakemake", target]
+    if profile:
+        parts += ["--profile", profile]
+    config_files = list(config_files)
+    if config_files:
+        parts += ["--configfile", *config_files]
+    if overrides:
+        parts += ["--config", *(f"{key}={_config_value(value)}" for key, value in overrides.items())]
+    return parts
+
+
+def run_profile(executor: str | None, device: str | None) -> str | None:
+    """The profile whose commands fit a run: the Slurm executor's, the TPU host's
+    (device xla), or none (the workflow profile, profiles/default, for one machine)."""
+    if executor == "slurm":
+        return "profiles/slurm"
+    if device == "xla":
+        return "profiles/tpu"
+    return None
+
+
+def with_profile(command: str, profile: str | None) -> str:
+    """``command`` (from :func:`rebuild_command`, without a profile) run under ``profile``."""
+    if not profile:
+        return command
+    parts = shlex.split(command)
+    return shlex.join([*parts[:2], "--profile", profile, *parts[2:]])
+
+
+def usage_commands(record: dict) -> list[str]:
+    """The commands a reader of the report would type, under the profile its run used:
+    the whole campaign, the report (as recorded) and one sweep cell."""
+    profile = ["--profile", record["profile"]] if record.get("profile") else []
+    return [shlex.join(["snakemake", "all", *profile]), record["command"],
+            " ".join(["snakemake", "results/robustness/sweep/<model>__seed<s>__<method>__eps<eps>.csv",
+                      *profile])]  # a pattern to fill in, not quoted for a shell
+
+
+def collect(config: dict, config_files: list[dict], repo: Path, command: str, metrics: list[Path],
+            cells: list[Path], scaling: Path | None, executor: str | None = None) -> dict:
+    """The provenance record. ``config_files``: :func:`file_records` of the run's
+    config files; ``executor``: the Snakemake executor that built the report."""
+    profile = run_profile(executor, config.get("device"))
     return {
         "config_name": config.get("name", "?"),
-        "config_files": files,
+        "config_files": config_files,
         "config_sha256": config_sha256(config),
+        "config": config,
         "git": git_state(repo),
         "packages": package_versions(),
         "devices": {"results": result_devices(metrics, cells, scaling), "report_host": host()},
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": command,
+        "profile": profile,
+        "command": with_profile(command, profile),
     }
