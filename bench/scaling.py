@@ -82,7 +82,7 @@ def main() -> None:
             ckpt, samples = quick_inputs(Path(tmp), 8)
             a.model = "tiny (quick fit)"
         else:
-            ckpt = ROOT / f"results/robustness/checkpoints/{a.model}.pt"
+            ckpt = ROOT / f"results/robustness/checkpoints/{a.model}__seed0.pt"
             samples = ROOT / "results/robustness/samples.npz"
             if not (ckpt.exists() and samples.exists()):
                 subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", str(ckpt.relative_to(ROOT)),

@@ -80,11 +80,12 @@ def pipeline_model(model, bounders, x, y, eps_grid, methods, rob, seed, spent):
 
 def ensure_inputs(cfg_path: Path, models: list[str]) -> tuple[dict[str, Path], Path]:
     """The pipeline's checkpoints and samples, built with Snakemake if missing."""
-    ckpts = {m: ROOT / f"results/robustness/checkpoints/{m}.pt" for m in models}
+    ckpts = {m: ROOT / f"results/robustness/checkpoints/{m}__seed0.pt" for m in models}
     samples = ROOT / "results/robustness/samples.npz"
     if not all(p.exists() for p in [*ckpts.values(), samples]):
-        subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", str(cfg_path),
-                        *(str(p.relative_to(ROOT)) for p in [*ckpts.values(), samples])], cwd=ROOT, check=True)
+        targets = [str(p.relative_to(ROOT)) for p in [*ckpts.values(), samples]]
+        subprocess.run([sys.executable, "-m", "snakemake", *targets, "--cores", "2", "--configfile", str(cfg_path)],
+                       cwd=ROOT, check=True)  # targets first: --configfile takes several values
     return ckpts, samples
 
 

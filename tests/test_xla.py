@@ -174,9 +174,9 @@ def test_the_tpu_profile_trains_on_xla_and_verifies_on_the_host(tmp_path, monkey
     (the torch_xla venv), the attack and the cell run on the host CPU."""
     from helpers import smk
     monkeypatch.setenv("PJRT_DEVICE", "CPU")
-    target = "results/robustness/sweep/trm_std__crown__eps0.05.csv"
+    target = "results/robustness/sweep/trm_std__seed0__crown__eps0.05.csv"
     smk(tmp_path, TINY, "--profile", str(ROOT / "profiles" / "tpu"), "--cores", "2", target)
-    metrics = json.loads((tmp_path / "results/robustness/checkpoints/trm_std.json").read_text())
+    metrics = json.loads((tmp_path / "results/robustness/checkpoints/trm_std__seed0.json").read_text())
     assert metrics["device"] == "xla"
     cell = pd.read_csv(tmp_path / target)
     assert len(cell) == 8 and set(cell["device"]) == {"cpu"}
