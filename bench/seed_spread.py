@@ -85,7 +85,9 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=5, help="number of training seeds")
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--models", nargs="+", help="training.models names (default: all)")
-    p.add_argument("--threads", type=int, default=2, choices=[1, 2])
+    p.add_argument("--threads", type=int, choices=[1, 2],
+                   help="torch threads (default 2, the default config's; --quick: 1, whose time "
+                        "holds up on a busy 2-core machine where 2 threads can run 10x slower)")
     p.add_argument("--epochs", type=int, help="override every recipe's epochs")
     p.add_argument("--recipe", type=json.loads, default={}, help="JSON laid over every recipe")
     p.add_argument("--model-config", type=json.loads, default={}, help="JSON laid over the model section")
@@ -93,9 +95,10 @@ def main() -> None:
                    help=f"2 seeds, {QUICK_EPOCHS} epochs: checks that it runs, not the spread")
     p.add_argument("--out", default=str(ROOT / "bench/out/seed_spread.json"))
     a = p.parse_args()
-    torch.set_num_threads(a.threads)
     if a.quick:
         a.seeds, a.epochs = min(a.seeds, 2), a.epochs or QUICK_EPOCHS
+    a.threads = a.threads or (1 if a.quick else 2)
+    torch.set_num_threads(a.threads)
     config = load_config(a.config, a.recipe, a.model_config)
     ds = data.prepare(config["data"], config["seed"])   # the pipeline's split (prepare_data)
     attack = config["training"]["eval_attack"]

@@ -70,7 +70,7 @@ def attack_args(d: Path, out: str) -> list[str]:
 
 def cell_args(d: Path, method: str, out: str, extra: list[str] = ()) -> list[str]:
     return [str(SCRIPTS / "verify_cell.py"), "--checkpoint", str(d / "adv.pt"), "--samples", str(d / "samples.npz"),
-            "--attack", str(d / "atk1.npz"), "--model-name", "adv", "--method", method, "--eps", "0.08",
+            "--attack", str(d / "atk1.npz"), "--model-name", "adv", "--train-seed", "0", "--method", method, "--eps", "0.08",
             "--batch-size", "4", "--alpha", json.dumps({"iterations": 5}), "--threads", "1",
             "--out", str(d / out), *extra]
 
