@@ -27,34 +27,15 @@ QUICK_ATTACK = {"steps": 5, "step_size": 0.25, "restarts": 1}
 QUICK_ALPHA = {"iterations": 3}
 
 
-def quick_model(ds, seed: int = 0, steps: int = 100):
-    """A tiny TRM-MLP fitted in well under a second (full-batch Adam on the
-    digits training split, ~85% test accuracy): cheap, but with attacks that
-    succeed and fail and bounds that verify, like a real checkpoint."""
-    import torch
-    import torch.nn.functional as F
-
-    from tinyscale.models import TRMConfig, TRMMLP
-
-    torch.manual_seed(seed)
-    model = TRMMLP(TRMConfig(input_dim=ds.input_dim, hidden=16, mlp_hidden=32, outer_cycles=1, inner_cycles=1))
-    x, y = ds.tensors("train")
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(steps):
-        opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-    return model.eval()
-
-
 def quick_inputs(folder: Path, samples: int) -> tuple[Path, Path]:
     """A tiny quickly fitted checkpoint and ``samples`` digits test samples."""
     from tinyscale.checkpoint import save_checkpoint
     from tinyscale.data import load_digits_split, save_samples
+    from verify_throughput import quick_model  # bench/ is this script's import path
 
     ds = load_digits_split(0.2, 0)
     ckpt, npz = folder / "tiny.pt", folder / "samples.npz"
-    save_checkpoint(ckpt, quick_model(ds))
+    save_checkpoint(ckpt, quick_model(ds, seed=0))
     save_samples(npz, ds, samples, 0)
     return ckpt, npz
 

@@ -74,8 +74,8 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, attack: dict | 
     for i in range(0, len(x), batch_size):
         xb, yb = x[i:i + batch_size], y[i:i + batch_size]
         if attack:
-            xb = pgd(model, xb, yb, attack["eps"], attack["steps"],
-                     attack["step_size"] * attack["eps"], loss="ce", stop_on_success=False).x_best
+            xb = pgd(model, xb, yb, attack["eps"], attack["steps"], attack["step_size"] * attack["eps"],
+                     random_start=attack.get("random_start", True), loss="ce", stop_on_success=False).x_best
         with torch.no_grad():
             correct += int((model(xb).argmax(1) == yb).sum())
     return world.sum(correct) / max(1, world.sum(len(x)))
