@@ -146,7 +146,7 @@ def test_too_many_samples_stop_the_dry_run_once_the_dataset_exists(complete_run)
     proc = smk(complete_run, greedy, "-n", "all", check=False)
     assert proc.returncode != 0
     assert "config key 'robustness.samples': 5000 samples asked for but the test split of " \
-           "results/data/digits.npz has only 360 images" in proc.stderr
+           "results/data/digits.npz has only 360 images" in proc.stdout + proc.stderr
     smk(complete_run, TINY, "-n", "all")  # the config file back as it was
 
 
