@@ -7,10 +7,9 @@ from pathlib import Path
 
 from snakemake.utils import update_config
 
-from tinyscale.data import check_samples
-from tinyscale.config import ConfigError, format_eps, load_schema, typed_override, validate
+from tinyscale.config import ConfigError, check_samples, format_eps, load_schema, typed_override, validate
 from tinyscale.report import GROUPS, REPORT_ORDER
-from tinyscale.report.provenance import file_records, rebuild_command, shown_path
+from tinyscale.report.provenance import file_records, rebuild_command, sha256, shown_path
 
 # --config values that are dicts or lists reach the config with their numbers as strings
 update_config(config, {k: typed_override(v) for k, v in workflow.config_settings.config.items()
@@ -65,8 +64,13 @@ envvars:
     "TINYSCALE_EXECUTOR",
 
 
+def in_checkout(relative):
+    """A file of the checkout, named for a rule's shell command (see above)."""
+    return f'"$TINYSCALE_ROOT/{relative}"'
+
+
 def script_path(name):
-    return f'"$TINYSCALE_ROOT/workflow/scripts/{name}"'
+    return in_checkout(f"workflow/scripts/{name}")
 
 
 def script(name):
@@ -92,7 +96,7 @@ def xla_python():
         raise WorkflowError(
             f"config key 'launch.xla_python': {ROOT / value} does not exist (`make tpu-setup` builds it)"
         )
-    return value if Path(value).is_absolute() else f'"$TINYSCALE_ROOT/{value}"'
+    return value if Path(value).is_absolute() else in_checkout(value)
 
 
 def launch(name):
@@ -240,12 +244,12 @@ def report_figures():
 def report_captions():
     """The figures' captions in the PDF's order, named through $TINYSCALE_ROOT (they belong
     to the workflow, not to the results: see the note on commands at the top)."""
-    return " ".join(f'"$TINYSCALE_ROOT/workflow/report/{name}.rst"' for name in REPORT_ORDER)
+    return " ".join(in_checkout(f"workflow/report/{name}.rst") for name in REPORT_ORDER)
 
 
 def captions_sha256():
     """A param that changes with the captions' text, so that an edited caption rebuilds the PDF."""
-    return [record["sha256"] for record in file_records([CAPTIONS / f"{n}.rst" for n in REPORT_ORDER], ROOT)]
+    return [sha256((CAPTIONS / f"{name}.rst").read_bytes()) for name in REPORT_ORDER]
 
 
 def config_files():

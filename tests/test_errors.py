@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from tinyscale.config import ConfigError
-from tinyscale.data import check_samples, load, save
+from tinyscale.config import check_samples
+from tinyscale.data import load, save
 from tinyscale.dist import rank_and_size
 from tinyscale.idx import DataError
 from tinyscale.io import load_npz

@@ -69,6 +69,29 @@ def typed_override(value):
     return value
 
 
+def check_samples(dataset_path: str | Path, samples: int) -> None:
+    """Raise ConfigError (naming ``robustness.samples``) if the dataset's test
+    split has fewer than ``samples`` images.
+
+    Cheap: reads only the test labels. Does nothing while the dataset does not
+    exist yet, or cannot be read (the rule that reads it reports that, and a
+    rerun rebuilds it), so a dry run can call it.
+    """
+    from .idx import DataError  # numpy only: the Snakefile calls this at every start
+    from .io import load_npz
+
+    path = Path(dataset_path)
+    if not path.is_file():
+        return
+    try:
+        n_test = len(load_npz(path, ["y_test"])["y_test"])
+    except DataError:
+        return
+    if samples > n_test:
+        raise ConfigError(f"config key 'robustness.samples': {samples} samples asked for but the "
+                          f"test split of {path} has only {n_test} images")
+
+
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
     return yaml.safe_load(path.read_text())
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import ConfigError
 from .idx import DataError, load_mnist
 from .io import load_npz, write_npz
 
@@ -91,26 +90,6 @@ def load(path: str | Path) -> Dataset:
                        str(z["source"]))
     except (TypeError, ValueError) as err:
         raise DataError(f"{path}: not a prepared dataset ({err}); delete it and rerun") from err
-
-
-def check_samples(dataset_path: str | Path, samples: int) -> None:
-    """Raise ConfigError (naming ``robustness.samples``) if the dataset's test
-    split has fewer than ``samples`` images.
-
-    Cheap: reads only the test labels. Does nothing while the dataset does not
-    exist yet, or cannot be read (the rule that reads it reports that, and a
-    rerun rebuilds it), so a dry run can call it.
-    """
-    path = Path(dataset_path)
-    if not path.is_file():
-        return
-    try:
-        n_test = len(load_npz(path, ["y_test"])["y_test"])
-    except DataError:
-        return
-    if samples > n_test:
-        raise ConfigError(f"config key 'robustness.samples': {samples} samples asked for but the "
-                          f"test split of {path} has only {n_test} images")
 
 
 def select_samples(n_test: int, n: int, seed: int) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Choose the verification samples (a seeded rule) and write them once for every cell."""
-from tinyscale import cli, data
+from tinyscale import cli, config, data
 
 
 def main() -> None:
@@ -8,7 +8,7 @@ def main() -> None:
     p.add_argument("--samples", type=int, required=True)
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    data.check_samples(a.data, a.samples)  # config key robustness.samples, before any work
+    config.check_samples(a.data, a.samples)  # config key robustness.samples, before any work
     ds = data.load(a.data)
     data.save_samples(a.out, ds, a.samples, a.seed)
     cli.log.info("%d samples of %d test images (seed %d)", a.samples, len(ds.y_test), a.seed)
