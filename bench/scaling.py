@@ -29,8 +29,8 @@ QUICK_ALPHA = {"iterations": 3}
 
 def quick_inputs(folder: Path, samples: int) -> tuple[Path, Path]:
     """A tiny quickly fitted checkpoint and ``samples`` digits test samples."""
-    from tinyscale.checkpoint import save_checkpoint
-    from tinyscale.data import load_digits_split, save_samples
+    from tinyscale.robustness.checkpoint import save_checkpoint
+    from tinyscale.robustness.data import load_digits_split, save_samples
     from verify_throughput import quick_model  # bench/ is this script's import path
 
     ds = load_digits_split(0.2, 0)
@@ -72,7 +72,7 @@ def main() -> None:
             for n in (1, 2):  # interleaved, so that drift of the machine hits both alike
                 out = Path(tmp) / f"{n}p_{r}.csv"
                 proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                                       "--nproc-per-node", str(n), str(ROOT / "workflow/scripts/scaling_run.py"),
+                                       "--nproc-per-node", str(n), str(ROOT / "workflow/scripts/robustness/scaling_run.py"),
                                        "--checkpoint", str(ckpt), "--samples", str(samples),
                                        "--method", "ibp", "crown", "alpha-crown", "--eps", str(a.eps),
                                        "--attack", json.dumps(attack), "--batch-size", str(a.batch_size),

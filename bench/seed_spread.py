@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "src"))   # runnable without an installed package
 
 from tinyscale import data                      # noqa: E402
 from tinyscale.config import validate           # noqa: E402
-from tinyscale.train import train               # noqa: E402
+from tinyscale.robustness.training import train               # noqa: E402
 
 QUICK_EPOCHS = 2
 

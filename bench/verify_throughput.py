@@ -34,11 +34,11 @@ import pandas as pd
 import torch
 import yaml
 
-from tinyscale.checkpoint import load_checkpoint, save_checkpoint
+from tinyscale.robustness.checkpoint import load_checkpoint, save_checkpoint
 from tinyscale.config import format_eps, validate
-from tinyscale.data import load_digits_split, load_samples, save_samples
-from tinyscale.models import TRMConfig, TRMMLP
-from tinyscale.verify import METHODS, Bounder, attack, run_cell
+from tinyscale.robustness.data import load_digits_split, load_samples, save_samples
+from tinyscale.robustness.models import TRMConfig, TRMMLP
+from tinyscale.robustness.verify import METHODS, Bounder, attack, run_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 

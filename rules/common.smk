@@ -1,14 +1,17 @@
-# Shared helpers: config validation, target lists, command prefixes.
+# The core's helpers, for every study: config validation, command prefixes, launchers,
+# and the registries a study's rules file fills (what `all` builds, what its report
+# section reads). Nothing here, nor in any rules file, imports torch or a study's library:
+# Snakemake parses this at every start, and in every Slurm job.
 import json
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
 
 from snakemake.utils import update_config
 
-from tinyscale.config import ConfigError, check_samples, format_eps, load_schema, typed_override, validate
-from tinyscale.report import GROUPS, REPORT_ORDER
+from tinyscale.config import ConfigError, format_eps, load_schema, typed_override, validate
 from tinyscale.report.provenance import file_records, rebuild_command, sha256, shown_path
 
 # --config values that are dicts or lists reach the config with their numbers as strings
@@ -19,24 +22,17 @@ try:
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
-ROB = config["robustness"]
-MODELS = list(config["training"]["models"])
-SEEDS = config["training"]["seeds"]  # training seeds: a checkpoint per model and seed
-METHODS = ROB["methods"]
-EPS = [format_eps(e) for e in ROB["eps"]]
 LOGS = "results/logs"
 
+# What each study's rules file registers, by study name:
+STUDY_TARGETS = {}     # the files `snakemake all` builds when the study is in config["studies"]
+REPORT_SECTIONS = {}   # the result files its report section reads, by name ({name: [paths]})
+RESULT_DEVICES = {}    # result files whose recorded devices the provenance lists, by label
 
-wildcard_constraints:
-    nodes=r"\d+",
-    procs=r"\d+",
-    run=r"\d+",
-    model="|".join(MODELS),
-    train_seed="|".join(map(str, SEEDS)),
-    # alpha-CROWN cells read their CROWN cell: an intermediate target even where
-    # `methods` leaves CROWN out
-    method="|".join(sorted({*METHODS, "crown"})),
-    eps="|".join(e.replace(".", r"\.") for e in EPS),
+
+def selected(registry):
+    """A registry's entries for the studies config["studies"] lists, in that order."""
+    return {study: registry[study] for study in config["studies"] if study in registry}
 
 
 ROOT = Path(workflow.basedir)
@@ -109,12 +105,12 @@ def launch(name):
     return torchrun(name, L["nproc_per_node"], L["nnodes"], port=L["rdzv_port"])
 
 
-def launch_training():
+def launch_training(name):
     """Training runs on the XLA device under torch_xla.launch (from the torch_xla
     venv) when device is xla; otherwise like every distributable script."""
     if config["device"] == "xla":
-        return f"{xla_python()} {script_path('train.py')}"
-    return launch("train.py")
+        return f"{xla_python()} {script_path(name)}"
+    return launch(name)
 
 
 def host_device():
@@ -138,41 +134,6 @@ def node_resources(nnodes):
     return {"nodes": nnodes, "tasks": nnodes, "tasks_per_gpu": 0, "mpi": "srun"}
 
 
-def scaling_runs():
-    S = config["scaling"]
-    return [
-        f"results/scaling/{S['study']}/{n}n{p}p_run{r}.csv"
-        for n, p in S["grid"]
-        for r in range(1, S["repeats"] + 1)
-    ]
-
-
-def scaling_launch(wildcards):
-    """torchrun for one scaling run; a rendezvous port per run, so that runs
-    cannot collide."""
-    name = f"results/scaling/{wildcards.study}/{wildcards.nodes}n{wildcards.procs}p_run{wildcards.run}.csv"
-    runs = scaling_runs()
-    port = config["scaling"]["rdzv_port"] + (runs.index(name) if name in runs else len(runs))
-    return torchrun("scaling_run.py", int(wildcards.procs), int(wildcards.nodes), port=port)
-
-
-def scaling_threads(wildcards):
-    """A scaling run holds every core Snakemake has (at least one per process),
-    so that no other job runs beside it and skews its timing. (Under Slurm a
-    job gets whole cores of its own; threads then sets cpus_per_task.)"""
-    if workflow.local_exec:
-        return max(workflow.cores, int(wildcards.nodes) * int(wildcards.procs))
-    return int(wildcards.procs)
-
-
-def scaling_nodes(wildcards):
-    return int(wildcards.nodes)
-
-
-def scaling_gpus(wildcards):
-    return gpus(int(wildcards.procs))
-
-
 def threads_per_process():
     """The job's CPU threads shared among the processes it starts on a node."""
     return max(1, config["threads"] // config["launch"]["nproc_per_node"])
@@ -182,74 +143,20 @@ def as_json(value):
     return json.dumps(value, sort_keys=True)
 
 
-def dataset_path():
-    return f"results/data/{config['data']['source']}.npz"
+def captions_sha256(paths):
+    """A param that changes with the captions' text, so that an edited caption rebuilds the report."""
+    return [sha256((ROOT / "workflow" / "report" / p).read_bytes()) for p in paths]
 
 
-# A sample count the dataset cannot give stops here (a dry run included) once the
-# dataset exists; before that, select_samples checks it when it starts.
-try:
-    check_samples(dataset_path(), ROB["samples"])
-except ConfigError as err:
-    raise WorkflowError(str(err)) from None
-
-
-CHECKPOINT = "results/robustness/checkpoints/{model}__seed{train_seed}"
-CELL = "results/robustness/sweep/{model}__seed{train_seed}__{method}__eps{eps}.csv"
-
-
-def checkpoints(suffix=".pt"):
-    """Every (model, training seed)'s checkpoint file ending in ``suffix``."""
-    return expand(f"{CHECKPOINT}{suffix}", model=MODELS, train_seed=SEEDS)
-
-
-def sweep_cells():
-    return expand(CELL, model=MODELS, train_seed=SEEDS, method=METHODS, eps=EPS)
-
-
-def recipe(wildcards):
-    return as_json(config["training"]["models"][wildcards.model])
-
-
-def crown_cell(wildcards):
-    """alpha-CROWN reuses the CROWN cell of its model and eps (certificates CROWN already has)."""
-    if wildcards.method == "alpha-crown":
-        w = wildcards
-        return CELL.format(model=w.model, train_seed=w.train_seed, method="crown", eps=w.eps)
-    return []
-
-
-def crown_flag(wildcards, input):
-    return f"--crown-cell {input.crown}" if input.crown else ""
-
-
-CAPTIONS = ROOT / "workflow" / "report"
-
-
-def figure_outputs(group, category):
-    """A figure rule's named outputs: each figure's PNG (in the HTML report, with
-    workflow/report/<figure>.rst as its caption) and SVG."""
+def figure_outputs(folder, names, captions, category):
+    """A figure rule's named outputs: each figure's PNG (in the HTML report, captioned by
+    workflow/report/<captions>/<figure>.rst) and SVG, under ``folder``."""
     out = {}
-    for name in GROUPS[group]:
-        out[name] = report(f"results/figures/{name}.png", caption=str(CAPTIONS / f"{name}.rst"), category=category)
-        out[f"{name}_svg"] = f"results/figures/{name}.svg"
+    for name in names:
+        out[name] = report(f"{folder}/{name}.png", caption=str(ROOT / "workflow" / "report" / captions / f"{name}.rst"),
+                           category=category)
+        out[f"{name}_svg"] = f"{folder}/{name}.svg"
     return out
-
-
-def report_figures():
-    """The figures in the PDF's order."""
-    return [f"results/figures/{name}.png" for name in REPORT_ORDER]
-
-
-def report_captions():
-    """The figures' captions in the PDF's order, named through $TINYSCALE_ROOT (they belong
-    to the workflow, not to the results: see the note on commands at the top)."""
-    return " ".join(in_checkout(f"workflow/report/{name}.rst") for name in REPORT_ORDER)
-
-
-def captions_sha256():
-    """A param that changes with the captions' text, so that an edited caption rebuilds the PDF."""
-    return [sha256((CAPTIONS / f"{name}.rst").read_bytes()) for name in REPORT_ORDER]
 
 
 def config_files():

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from tinyscale.data import load_digits_split, select_samples
-from tinyscale.train import train
+from tinyscale.robustness.data import load_digits_split, select_samples
+from tinyscale.robustness.training import train
 
 torch.set_num_threads(2)
 

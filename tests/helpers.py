@@ -16,19 +16,30 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
 TINY = {
     "name": "tiny",
     "threads": 1,
-    "model": {"hidden": 32, "mlp_hidden": 64},
-    "training": {
-        "eval_attack": {"eps": 0.1, "steps": 2, "step_size": 0.5},
-        "models": {
-            "trm_std": {"epochs": 3},
-            "trm_adv": {"epochs": 3, "adversarial": {"eps": 0.1, "steps": 2, "step_size": 0.5},
-                        "select": "best_adversarial"},
+    "robustness": {
+        "model": {"hidden": 32, "mlp_hidden": 64},
+        "training": {
+            "eval_attack": {"eps": 0.1, "steps": 2, "step_size": 0.5},
+            "models": {
+                "trm_std": {"epochs": 3},
+                "trm_adv": {"epochs": 3, "adversarial": {"eps": 0.1, "steps": 2, "step_size": 0.5},
+                            "select": "best_adversarial"},
+            },
         },
+        "samples": 8, "eps": [0.05], "batch_size": 4, "attack": {"steps": 5},
+        "alpha_crown": {"iterations": 3},
+        "scaling": {"min_seconds": 0},
     },
-    "robustness": {"samples": 8, "eps": [0.05], "batch_size": 4, "attack": {"steps": 5},
-                   "alpha_crown": {"iterations": 3}},
-    "scaling": {"min_seconds": 0},
+    "reasoning": {
+        "datasets": {"sudoku-4x4": {"source": "generate", "size": 4, "givens": [6, 8], "train_puzzles": 20,
+                                    "test_puzzles": 10, "augmentations": 3}},
+    },
 }
+
+
+def with_robustness(config: dict, **block) -> dict:
+    """``config`` with keys of its robustness block replaced."""
+    return {**config, "robustness": {**config["robustness"], **block}}
 
 
 def smk(workdir: Path, config: dict, *args: str, check: bool = True, prefix: tuple[str, ...] = (),
@@ -77,11 +88,11 @@ def tiny_inputs(folder: Path, samples: int = 8) -> dict[str, Path]:
     checkpoint and its attack npz (eps 0.05). Seconds to build."""
     import torch
 
-    from tinyscale.checkpoint import save_checkpoint
-    from tinyscale.data import load_digits_split, load_samples, save, save_samples
+    from tinyscale.robustness.checkpoint import save_checkpoint
+    from tinyscale.robustness.data import load_digits_split, load_samples, save, save_samples
     from tinyscale.io import write_npz
-    from tinyscale.models import TRMConfig, TRMMLP
-    from tinyscale.verify import attack
+    from tinyscale.robustness.models import TRMConfig, TRMMLP
+    from tinyscale.robustness.verify import attack
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = {name: folder / f"{name}.{ext}" for name, ext in

@@ -22,7 +22,7 @@ def bench(name: str, *args: str, timeout: int = 300) -> str:
 
 def test_a_cell_with_nothing_left_to_bound_needs_no_bounder():
     """The baseline's loop builds no bounder for a falsified sample (the crash of issue 'benchmarks that run')."""
-    from tinyscale.verify import AttackResult, run_cell
+    from tinyscale.robustness.verify import AttackResult, run_cell
 
     x, y = torch.rand(3, 64), torch.tensor([0, 1, 2])
     atk = AttackResult(prediction=np.array([0, 1, 5]), attack_margin=np.zeros(3, np.float32),

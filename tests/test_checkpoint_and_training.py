@@ -8,11 +8,12 @@ import pytest
 import torch
 
 from tinyscale import load_checkpoint
-from tinyscale.checkpoint import CheckpointError, save_checkpoint
-from tinyscale.data import DataError, load, save, save_samples, load_samples, select_samples
+from tinyscale.errors import CheckpointError
+from tinyscale.robustness.checkpoint import save_checkpoint
+from tinyscale.robustness.data import DataError, load, save, save_samples, load_samples, select_samples
 from tinyscale.io import atomic_path, write_json
-from tinyscale.models import TRMConfig, TRMMLP
-from tinyscale.train import train
+from tinyscale.robustness.models import TRMConfig, TRMMLP
+from tinyscale.robustness.training import train
 
 from conftest import ADV_RECIPE, EVAL_ATTACK, RECIPE
 
@@ -70,7 +71,7 @@ def test_training_is_deterministic_for_a_seed(digits):
 
 
 def test_warmup_ramps_the_lr_up_then_the_schedule_runs_over_the_rest():
-    from tinyscale.train import _lr_at
+    from tinyscale.robustness.training import lr_at as _lr_at
     r = {"lr": 1.0, "lr_min": 0.0, "epochs": 10, "lr_schedule": "cosine", "warmup_epochs": 2}
     lrs = [_lr_at(r, e, s, 4) for e in range(10) for s in range(4)]
     assert lrs[:8] == pytest.approx([(i + 1) / 8 for i in range(8)])
@@ -100,7 +101,7 @@ def test_training_log_ends_with_the_kept_epoch_and_test_metrics(digits, caplog, 
 
 
 def test_adversarial_training_beats_standard_under_attack(models, digits):
-    from tinyscale.train import accuracy
+    from tinyscale.robustness.training import accuracy
     x, y = digits.tensors("test")
     attack = {"eps": 0.1, "steps": 10, "step_size": 0.25}
     # Bands from the fixtures' recipes over training seeds 0-4 (torch 2.13 CPU, 1 thread; on

@@ -15,15 +15,20 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_defaults_are_filled_in():
     cfg = validate({})
     assert cfg["robustness"]["methods"] == ["ibp", "crown", "alpha-crown"]
-    assert cfg["training"]["models"]["trm_std"]["epochs"] == 60
+    assert cfg["robustness"]["training"]["models"]["trm_std"]["epochs"] == 60
+    assert cfg["studies"] == ["robustness", "reasoning"]
+    assert cfg["reasoning"]["datasets"]["sudoku-4x4"]["augmentations"] == 20
     assert cfg["robustness"]["attack"]["restarts"] == 1
 
 
 def test_shipped_configs_validate(tmp_path):
     validate(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
     paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
-    paper["data"]["mnist_dir"] = str(tmp_path)  # the real folder is the user's
-    assert validate(paper)["robustness"]["samples"] == 512
+    paper["robustness"]["data"]["mnist_dir"] = str(tmp_path)  # the real folders are the user's
+    paper["reasoning"]["datasets"]["sudoku-extreme-1k-aug-1000"]["csv_dir"] = str(tmp_path)
+    cfg = validate(paper)
+    assert cfg["robustness"]["samples"] == 512
+    assert cfg["reasoning"]["datasets"]["sudoku-extreme-1k-aug-1000"]["augmentations"] == 1000
 
 
 BAD = [
@@ -36,19 +41,28 @@ BAD = [
     ({"robustness": {"methods": ["crown", "beta-crown"]}}, "robustness.methods[1]"),
     ({"seed": -1}, "seed"),
     ({"device": "tpu"}, "device"),
-    ({"data": {"source": "mnist"}}, "data.mnist_dir"),
-    ({"data": {"source": "mnist", "mnist_dir": "/no/such/folder"}}, "data.mnist_dir"),
-    ({"training": {"models": {"m": {"lr": "fast"}}}}, "training.models.m.lr"),
-    ({"training": {"models": {"m": {"adversarial": {"eps": 2, "steps": 1, "step_size": 1}}}}},
-     "training.models.m.adversarial.eps"),
-    ({"training": {"models": {"m": {"adversarial": {"eps": 0.1, "steps": 1}}}}},
-     "training.models.m.adversarial"),
-    ({"training": {"models": {"bad__name": {}}}}, "training.models"),
-    ({"training": {"models": {"m": {"lr": 1e-4, "lr_min": 1e-3}}}}, "training.models.m.lr_min"),
+    ({"robustness": {"data": {"source": "mnist"}}}, "robustness.data.mnist_dir"),
+    ({"robustness": {"data": {"source": "mnist", "mnist_dir": "/no/such/folder"}}}, "robustness.data.mnist_dir"),
+    ({"robustness": {"training": {"models": {"m": {"lr": "fast"}}}}}, "robustness.training.models.m.lr"),
+    ({"robustness": {"training": {"models": {"m": {"adversarial": {"eps": 2, "steps": 1, "step_size": 1}}}}}},
+     "robustness.training.models.m.adversarial.eps"),
+    ({"robustness": {"training": {"models": {"m": {"adversarial": {"eps": 0.1, "steps": 1}}}}}},
+     "robustness.training.models.m.adversarial"),
+    ({"robustness": {"training": {"models": {"bad__name": {}}}}}, "robustness.training.models"),
+    ({"robustness": {"training": {"models": {"m": {"lr": 1e-4, "lr_min": 1e-3}}}}}, "robustness.training.models.m.lr_min"),
     ({"launch": {"launcher": "torchrun", "rdzv_port": 80}}, "launch.rdzv_port"),
     ({"device": "xla", "launch": {"launcher": "torchrun"}}, "launch.launcher"),
     ({"launch": {"nproc_per_node": 2}}, "launch.launcher"),
     ({"launch": {"launcher": "mpirun"}}, "launch.launcher"),
+    ({"studies": ["robustness", "curvatur"]}, "studies"),
+    ({"reasoning": {"datasets": {"s": {"size": 5}}}}, "reasoning.datasets.s.size"),
+    ({"reasoning": {"datasets": {"s": {"givens": [30, 20]}}}}, "reasoning.datasets.s.givens"),
+    ({"reasoning": {"datasets": {"s": {"size": 4, "givens": 16}}}}, "reasoning.datasets.s.givens"),
+    ({"reasoning": {"datasets": {"s": {"source": "csv"}}}}, "reasoning.datasets.s.csv_dir"),
+    ({"reasoning": {"datasets": {"s": {"source": "csv", "csv_dir": "/no/such/folder"}}}},
+     "reasoning.datasets.s.csv_dir"),
+    ({"reasoning": {"datasets": {"s": {"source": "csv", "size": 4, "csv_dir": "."}}}}, "reasoning.datasets.s.size"),
+    ({"reasoning": {"datasets": {"s": {"augmentation": 3}}}}, "reasoning.datasets.s.augmentation"),
 ]
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tinyscale.checkpoint import save_checkpoint
-from tinyscale.data import save, save_samples
+from tinyscale.robustness.checkpoint import save_checkpoint
+from tinyscale.robustness.data import save, save_samples
 from tinyscale.dist import World
 
 from conftest import RECIPE
@@ -63,13 +63,13 @@ def inputs(tmp_path_factory, digits, models):
 
 
 def attack_args(d: Path, out: str) -> list[str]:
-    return [str(SCRIPTS / "attack.py"), "--checkpoint", str(d / "adv.pt"), "--samples", str(d / "samples.npz"),
+    return [str(SCRIPTS / "robustness" / "attack.py"), "--checkpoint", str(d / "adv.pt"), "--samples", str(d / "samples.npz"),
             "--eps", "0.08", "--attack", json.dumps({"steps": 10, "step_size": 0.25, "restarts": 1}),
             "--batch-size", "5", "--threads", "1", "--out", str(d / out)]
 
 
 def cell_args(d: Path, method: str, out: str, extra: list[str] = ()) -> list[str]:
-    return [str(SCRIPTS / "verify_cell.py"), "--checkpoint", str(d / "adv.pt"), "--samples", str(d / "samples.npz"),
+    return [str(SCRIPTS / "robustness" / "verify_cell.py"), "--checkpoint", str(d / "adv.pt"), "--samples", str(d / "samples.npz"),
             "--attack", str(d / "atk1.npz"), "--model-name", "adv", "--train-seed", "0", "--method", method, "--eps", "0.08",
             "--batch-size", "4", "--alpha", json.dumps({"iterations": 5}), "--threads", "1",
             "--out", str(d / out), *extra]
@@ -112,7 +112,7 @@ def test_two_nodes_over_c10d_write_the_rows_of_one(one_process_cells):
 
 def train_args(d: Path, tag: str, epochs: int = 45) -> list[str]:
     recipe = {**RECIPE, "epochs": epochs}
-    return [str(SCRIPTS / "train.py"), "--data", str(d / "data.npz"), "--model-config", "{}",
+    return [str(SCRIPTS / "robustness" / "train.py"), "--data", str(d / "data.npz"), "--model-config", "{}",
             "--recipe", json.dumps(recipe), "--eval-attack", json.dumps({"eps": 0.1, "steps": 3, "step_size": 0.3}),
             "--threads", "1", "--checkpoint", str(d / f"{tag}.pt"), "--metrics", str(d / f"{tag}.json"),
             "--history", str(d / f"{tag}.csv")]

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from tinyscale.config import ConfigError
-from tinyscale.config import check_samples
-from tinyscale.data import load, save
+from tinyscale.robustness.settings import check_samples
+from tinyscale.robustness.data import load, save
 from tinyscale.dist import rank_and_size
 from tinyscale.idx import DataError
 from tinyscale.io import load_npz
@@ -63,7 +63,7 @@ def assert_one_error_line(proc, name, *words):
 def test_truncated_attack_npz_is_one_line_and_writes_nothing(tiny, tmp_path):
     bad = truncated(tiny["attack"], tmp_path / "eps0.05.npz")
     out = tmp_path / "cell.csv"
-    proc = run_script("verify_cell.py", *verify_args(tiny, bad, out))
+    proc = run_script("robustness/verify_cell.py", *verify_args(tiny, bad, out))
     assert_one_error_line(proc, bad, "not a readable .npz file", "delete it and rerun")
     assert "BadZipFile" not in proc.stderr
     assert not out.exists()
@@ -73,7 +73,7 @@ def test_junk_samples_npz_is_one_line_and_writes_nothing(tiny, tmp_path):
     junk = tmp_path / "samples.npz"
     junk.write_text("not an npz\n")
     out = tmp_path / "atk.npz"
-    proc = run_script("attack.py", *attack_args(tiny, out, samples=junk))
+    proc = run_script("robustness/attack.py", *attack_args(tiny, out, samples=junk))
     assert_one_error_line(proc, junk, "not a readable .npz file")
     assert "pickled" not in proc.stderr
     assert not out.exists()
@@ -81,7 +81,7 @@ def test_junk_samples_npz_is_one_line_and_writes_nothing(tiny, tmp_path):
 
 def test_too_many_samples_name_the_config_key_before_anything_is_written(tiny, tmp_path):
     out = tmp_path / "samples.npz"
-    proc = run_script("select_samples.py", "--data", tiny["data"], "--samples", "5000", "--out", out)
+    proc = run_script("robustness/select_samples.py", "--data", tiny["data"], "--samples", "5000", "--out", out)
     assert_one_error_line(proc, "robustness.samples", "5000", "only 360", str(tiny["data"]))
     assert not out.exists()
 
@@ -121,7 +121,7 @@ def test_load_npz_names_the_file_and_what_is_wrong(tiny, tmp_path):
 
 def test_verify_log_has_no_jit_script_deprecation(tiny, tmp_path):
     out = tmp_path / "cell.csv"
-    proc = run_script("verify_cell.py", *verify_args(tiny, tiny["attack"], out))
+    proc = run_script("robustness/verify_cell.py", *verify_args(tiny, tiny["attack"], out))
     assert proc.returncode == 0, proc.stderr
     assert out.exists()
     assert "torch.jit.script" not in proc.stderr and "DeprecationWarning" not in proc.stderr, proc.stderr
@@ -131,7 +131,7 @@ def test_verify_log_has_no_jit_script_deprecation(tiny, tmp_path):
 
 def test_only_the_jit_script_warning_is_silenced():
     code = ("import warnings\n"
-            "from tinyscale.lirpa_compat import import_auto_lirpa\n"
+            "from tinyscale.robustness.lirpa_compat import import_auto_lirpa\n"
             "import_auto_lirpa()\n"
             "warnings.warn('a warning of ours', UserWarning)\n")
     # -W default::DeprecationWarning: show every DeprecationWarning, as a user asking for them would
@@ -156,7 +156,7 @@ def test_two_ranks_prefix_their_lines_and_a_failing_rank_shows_its_traceback_onc
     names the rank and points to those lines instead of repeating them."""
     (tmp_path / "folder").write_text("a file where a folder should be\n")
     out = tmp_path / "folder" / "atk.npz"
-    proc = run_script("attack.py", *attack_args(tiny, out), prefix=(*TORCHRUN, "--nproc-per-node", "2"))
+    proc = run_script("robustness/attack.py", *attack_args(tiny, out), prefix=(*TORCHRUN, "--nproc-per-node", "2"))
     assert proc.returncode != 0
     lines = proc.stderr.splitlines()
     logged = [line for line in lines if LOG_LINE.search(line)]
@@ -178,7 +178,7 @@ def test_an_input_error_under_torchrun_is_one_line_per_rank_and_no_traceback(tin
     bad = truncated(tiny["attack"], tmp_path / "eps0.05.npz")
     out = tmp_path / "cell.csv"
     launcher = (sys.executable, "-m", "tinyscale.dist", "--standalone", "--nproc-per-node", "2")
-    proc = run_script("verify_cell.py", *verify_args(tiny, bad, out), prefix=launcher)
+    proc = run_script("robustness/verify_cell.py", *verify_args(tiny, bad, out), prefix=launcher)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr, proc.stderr
     named = [line for line in proc.stderr.splitlines() if str(bad) in line]

@@ -175,7 +175,7 @@ def test_wrong_rank_or_dtype(tmp_path):
 
 
 def test_prepared_mnist_dataset_is_flat_and_scaled(tmp_path):
-    from tinyscale.data import prepare
+    from tinyscale.robustness.data import prepare
     parts = _fake_mnist(tmp_path)
     ds = prepare({"source": "mnist", "mnist_dir": str(tmp_path), "test_fraction": 0.2}, seed=0)
     assert ds.image_shape == (4, 4) and ds.input_dim == 16

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import torch
 
-from tinyscale import lirpa_compat
+from tinyscale.robustness import lirpa_compat
 
 
 def test_apply_restores_the_three_old_names():

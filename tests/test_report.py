@@ -24,7 +24,6 @@ import yaml
 from helpers import ROOT
 
 SCRIPTS = ROOT / "workflow" / "scripts"
-CAPTIONS = sorted((ROOT / "workflow" / "report").glob("*.rst"))
 MODELS = ["trm_std", "trm_adv"]
 SEEDS = [0, 1]
 EPS = ["0.01", "0.02", "0.04"]
@@ -139,7 +138,7 @@ def write_results(root: Path, seeds=SEEDS) -> dict:
     script), checkpoint records, histories, the scaling table and the provenance."""
     cells = write_cells(root, seeds=seeds)
     sweep = root / "robustness/sweep.csv"
-    run("merge_sweep.py", "--out", sweep, *cells)
+    run("robustness/merge_sweep.py", "--out", sweep, *cells)
     ckpt = root / "robustness/checkpoints"
     ckpt.mkdir(parents=True, exist_ok=True)
     metrics, histories = [], []
@@ -166,8 +165,9 @@ def write_results(root: Path, seeds=SEEDS) -> dict:
     provenance = root / "report/provenance.json"
     run("provenance.py", "--config", json.dumps(config), "--config-files",
         json.dumps([{"path": str(config_file), "sha256": hashlib.sha256(Path(config_file).read_bytes()).hexdigest()}]), "--command",
-        f"snakemake reports --configfile {config_file}", "--metrics", *metrics, "--cells", *cells,
-        "--scaling", scaling, "--out", provenance)
+        f"snakemake reports --configfile {config_file}", "--results",
+        json.dumps({"robustness training": list(map(str, metrics)), "robustness verification": list(map(str, cells)),
+                    "robustness scaling": [str(scaling)]}), "--out", provenance)
     return {"cells": cells, "sweep": sweep, "metrics": metrics, "histories": histories, "scaling": scaling,
             "provenance": provenance, "config": config, "config_file": config_file}
 
@@ -176,20 +176,27 @@ def build_figures(files: dict, out: Path) -> dict[str, Path]:
     outs = {name: [out / f"{name}.png", out / f"{name}.svg"] for name in FIGURES}
     groups = {"sweep": ["verified_vs_eps", "time_vs_eps", "memory_vs_eps", "verified_heatmap", "verdicts"]}
     models = ["--models", *MODELS]
-    run("figures.py", "sweep", "--sweep", files["sweep"], *models, "--out", *sum((outs[n] for n in groups["sweep"]), []))
-    run("figures.py", "training", "--metrics", *files["metrics"], "--histories", *files["histories"], *models,
+    run("robustness/figures.py", "sweep", "--sweep", files["sweep"], *models, "--out", *sum((outs[n] for n in groups["sweep"]), []))
+    run("robustness/figures.py", "training", "--metrics", *files["metrics"], "--histories", *files["histories"], *models,
         "--out", *outs["training_curves"])
-    run("figures.py", "convergence", "--cells", *files["cells"], *models, "--out", *outs["convergence"])
-    run("figures.py", "scaling", "--scaling", files["scaling"], "--out", *outs["scaling"])
+    run("robustness/figures.py", "convergence", "--cells", *files["cells"], *models, "--out", *outs["convergence"])
+    run("robustness/figures.py", "scaling", "--scaling", files["scaling"], "--out", *outs["scaling"])
     return {name: paths[0] for name, paths in outs.items()}
 
 
+def report_args(kind: str, files: dict, figures: dict[str, Path], out: Path, provenance=None, sweep=None) -> list:
+    """report.py's arguments for the robustness section alone (as rules/report.smk gives them)."""
+    section = {"sweep": [str(sweep or files["sweep"])], "metrics": list(map(str, files["metrics"])),
+               "scaling": [str(files["scaling"])], "figures": [str(figures[name]) for name in FIGURES],
+               "captions": [f"robustness/{name}.rst" for name in FIGURES]}
+    return [kind, "--sections", json.dumps({"robustness": section}), "--workflow-dir", ROOT / "workflow",
+            "--provenance", provenance or files["provenance"], "--out", out]
+
+
 def build_report(files: dict, figures: dict[str, Path], out: Path) -> tuple[Path, Path]:
-    common = ["--sweep", files["sweep"], "--metrics", *files["metrics"], "--scaling", files["scaling"],
-              "--provenance", files["provenance"]]
     pdf, deck = out / "report.pdf", out / "slides.pptx"
-    run("report.py", "pdf", *common, "--figures", *figures.values(), "--captions", *CAPTIONS, "--out", pdf)
-    run("report.py", "slides", *common, "--figures", figures["verified_vs_eps"], figures["scaling"], "--out", deck)
+    run("report.py", *report_args("pdf", files, figures, pdf))
+    run("report.py", *report_args("slides", files, figures, deck))
     return pdf, deck
 
 
@@ -319,7 +326,7 @@ def test_pdf_figures_have_their_captions_and_provenance(report):
     text = pdf_text(report["pdf"])
     for i in range(1, len(FIGURES) + 1):
         assert f"Figure {i}." in text
-    first = " ".join((ROOT / "workflow/report/verified_vs_eps.rst").read_text().split())
+    first = " ".join((ROOT / "workflow/report/robustness/verified_vs_eps.rst").read_text().split())
     assert first[:80] in text
     file_hash = hashlib.sha256(report["config_file"].read_bytes()).hexdigest()
     assert file_hash in text.replace(" ", "")
@@ -327,7 +334,7 @@ def test_pdf_figures_have_their_captions_and_provenance(report):
     assert commit.strip() in text
     import torch
     assert f"torch {torch.__version__}" in text
-    assert "reports" in text and "devices: training cpu x1" in text
+    assert "reports" in text and "devices: robustness training cpu x1" in text
 
 
 def _page_images(pdf: Path, scale: float = 0.5) -> list[np.ndarray]:
@@ -434,9 +441,7 @@ def test_deck_shows_the_commands_of_the_profile_the_run_used(report, tmp_path):
     slurm.write_text(json.dumps({**record, "profile": "profiles/slurm",
                                  "command": with_profile(record["command"], "profiles/slurm")}))
     deck = tmp_path / "slides.pptx"
-    run("report.py", "slides", "--sweep", report["sweep"], "--metrics", *report["metrics"],
-        "--scaling", report["scaling"], "--provenance", slurm, "--figures",
-        report["figures"]["verified_vs_eps"], report["figures"]["scaling"], "--out", deck)
+    run("report.py", *report_args("slides", report, report["figures"], deck, provenance=slurm))
     texts = deck_texts(deck)
     assert "snakemake all --profile profiles/slurm  ·  snakemake reports --profile profiles/slurm --configfile" \
         in texts[2]
@@ -504,15 +509,15 @@ def test_figures_are_reproducible(report, tmp_path):
 
 
 def _campaign(files: dict):
-    from tinyscale.report.results import Campaign
-    return Campaign.load(files["sweep"], files["metrics"], files["scaling"], files["provenance"])
+    from tinyscale.robustness.report.results import Results
+    return Results.load(files["sweep"], files["metrics"], files["scaling"], json.loads(Path(files["provenance"]).read_text()))
 
 
 def test_coinciding_lines_stay_visible(report):
     """Both models' IBP lines lie at 0% at eps 0.02 and 0.04 (seed 0): each model's line is
     moved sideways or the one beneath is drawn wider, so that the other does not hide it."""
-    from tinyscale.report import figures
-    from tinyscale.report.results import load_sweep
+    from tinyscale.robustness.report import figures
+    from tinyscale.robustness.report.results import load_sweep
     sweep = load_sweep(report["sweep"])
     fig = figures.verified_vs_eps(sweep, figures.model_colours(MODELS))
     lines = {}
@@ -527,8 +532,8 @@ def test_coinciding_lines_stay_visible(report):
 
 
 def test_figures_name_the_loss_the_attack_and_per_process_memory(report):
-    from tinyscale.report import figures
-    from tinyscale.report.results import load_histories
+    from tinyscale.robustness.report import figures
+    from tinyscale.robustness.report.results import load_histories
     c = _campaign(report)
     fig = figures.training_curves(load_histories(report["histories"]), c.checkpoints, figures.model_colours(MODELS))
     labels = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
@@ -549,7 +554,7 @@ def test_figures_name_the_loss_the_attack_and_per_process_memory(report):
 
 def test_scaling_spread_comes_from_the_runs_without_spread_columns(tmp_path):
     """An older scaling.csv (no spread columns; the flag only in ``notes``)."""
-    from tinyscale.report.results import load_scaling
+    from tinyscale.robustness.report.results import load_scaling
     rows = []
     for (nodes, procs), rates, note in [((1, 1), [32.0, 32.0], ""), ((1, 2), [49.0, 53.0], ";repeats differ by 8%"),
                                         ((2, 1), [56.0, 72.0], ";repeats differ by 29%")]:
@@ -578,7 +583,7 @@ def test_a_changed_results_file_changes_the_report(report, tmp_path):
     changed = {**VERIFIED, ("trm_adv", "alpha-CROWN"): {0: [18, 18, 4], 1: [17, 4, 2]}}
     cells = write_cells(tmp_path, changed)
     sweep = tmp_path / "robustness/sweep.csv"
-    run("merge_sweep.py", "--out", sweep, *cells)
+    run("robustness/merge_sweep.py", "--out", sweep, *cells)
     files.update(cells=cells, sweep=sweep)
     figures = build_figures(files, tmp_path / "figures")
     pdf, deck = build_report(files, figures, tmp_path / "report")
@@ -599,9 +604,7 @@ def test_a_results_file_without_a_column_is_one_clear_error(report, tmp_path):
     broken = tmp_path / "sweep.csv"
     pd.read_csv(report["sweep"]).drop(columns=["train_seed"]).to_csv(broken, index=False)
     out = tmp_path / "report.pdf"
-    proc = run("report.py", "pdf", "--sweep", broken, "--metrics", *report["metrics"], "--scaling", report["scaling"],
-               "--provenance", report["provenance"], "--figures", *report["figures"].values(), "--captions",
-               *CAPTIONS, "--out", out, check=False)
+    proc = run("report.py", *report_args("pdf", report, report["figures"], out, sweep=broken), check=False)
     assert proc.returncode == 2
     assert f"error: {broken}: missing column(s) train_seed" in proc.stderr
     assert not out.exists() and not list(tmp_path.glob(".report*"))

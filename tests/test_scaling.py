@@ -69,9 +69,9 @@ def tiny_inputs(tmp_path_factory):
     import torch
     import torch.nn.functional as F
 
-    from tinyscale.checkpoint import save_checkpoint
-    from tinyscale.data import load_digits_split, save_samples
-    from tinyscale.models import TRMConfig, TRMMLP
+    from tinyscale.robustness.checkpoint import save_checkpoint
+    from tinyscale.robustness.data import load_digits_split, save_samples
+    from tinyscale.robustness.models import TRMConfig, TRMMLP
 
     d = tmp_path_factory.mktemp("scaling")
     ds = load_digits_split(0.2, 0)
@@ -91,7 +91,7 @@ def tiny_inputs(tmp_path_factory):
 def test_a_two_process_run_with_a_minimum_time_does_several_passes(tiny_inputs):
     d = tiny_inputs
     out = d / "2p.csv"
-    proc = run([*STANDALONE, "2", str(ROOT / "workflow/scripts/scaling_run.py"),
+    proc = run([*STANDALONE, "2", str(ROOT / "workflow/scripts/robustness/scaling_run.py"),
                 "--checkpoint", str(d / "tiny.pt"), "--samples", str(d / "samples.npz"),
                 "--method", "crown", "--eps", "0.05", "--attack", json.dumps({"steps": 3, "step_size": 0.25,
                                                                               "restarts": 1}),

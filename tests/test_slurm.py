@@ -11,16 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import ROOT, TINY, planned_jobs, smk, write_idx
-from tinyscale.data import load_digits_split
+from helpers import ROOT, TINY, planned_jobs, smk, with_robustness, write_idx
+from tinyscale.robustness.data import load_digits_split
 
 CLUSTER = ROOT / "tests" / "slurm" / "cluster.sh"
 TIMEOUT = ("timeout", "-k", "10", "900")   # snakemake under Slurm must never hang a CI run
 PROFILE = ("--profile", str(ROOT / "profiles" / "slurm"),
            "--slurm-init-seconds-before-status-checks", "2")
 # data, both checkpoints, a sweep cell per model, a 1-node and a 2-node scaling run
-CONFIG = {**TINY, "robustness": {**TINY["robustness"], "methods": ["crown"]},
-          "scaling": {"grid": [[1, 1], [2, 1]], "repeats": 1, "min_seconds": 0}}
+CONFIG = with_robustness(TINY, methods=["crown"],
+                         scaling={"grid": [[1, 1], [2, 1]], "repeats": 1, "min_seconds": 0})
 CELL_KEYS = ["sample", "label", "prediction", "verdict", "lower_bound", "attack_margin", "bound_source"]
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="starting a Slurm cluster needs root")
@@ -70,8 +70,8 @@ def test_slurm_gives_the_rows_and_verdicts_of_the_local_run(local_run, slurm_run
         assert metrics[0]["clean_acc"] == metrics[1]["clean_acc"]
         assert metrics[0]["pgd_acc"] == metrics[1]["pgd_acc"]
     scaling = ["devices", "batch", "samples", "nodes", "procs_per_node", "world_size"]
-    pd.testing.assert_frame_equal(pd.read_csv(local_run / "results/scaling/scaling.csv")[scaling],
-                                  pd.read_csv(slurm_run / "results/scaling/scaling.csv")[scaling])
+    pd.testing.assert_frame_equal(pd.read_csv(local_run / "results/robustness/scaling/scaling.csv")[scaling],
+                                  pd.read_csv(slurm_run / "results/robustness/scaling/scaling.csv")[scaling])
 
 
 def test_every_job_ran_under_slurm_with_its_logs(slurm_run):
@@ -87,13 +87,13 @@ def test_every_job_ran_under_slurm_with_its_logs(slurm_run):
 
 
 def test_the_two_node_run_spans_both_nodes_through_srun(slurm_run):
-    log = (slurm_run / "results/logs/scaling/sweep/2n1p_run1.log").read_text()
+    log = (slurm_run / "results/logs/robustness/scaling/sweep/2n1p_run1.log").read_text()
     assert "multinode: srun --nodes 2 --ntasks 2 --ntasks-per-node=1" in log
     assert "--rdzv-backend c10d" in log
     steps = [s for s in sacct("JobID", "NNodes", "NodeList", "State")
              if "." in s["JobID"] and s["NNodes"] == "2" and s["State"] == "COMPLETED"]
     assert any(s["NodeList"] == "n[1-2]" for s in steps), steps
-    row = pd.read_csv(slurm_run / "results/scaling/sweep/2n1p_run1.csv").iloc[0]
+    row = pd.read_csv(slurm_run / "results/robustness/scaling/sweep/2n1p_run1.csv").iloc[0]
     assert (row["nodes"], row["world_size"], row["samples"]) == (2, 2, 8)
 
 
@@ -113,14 +113,14 @@ def _mnist_from_digits(folder, truncate_labels: bool):
 def test_a_failing_job_fails_the_run_and_a_rerun_completes_it(cluster, tmp_path):
     mnist = tmp_path / "mnist"
     _mnist_from_digits(mnist, truncate_labels=True)
-    config = {**CONFIG, "data": {"source": "mnist", "mnist_dir": str(mnist)}}
+    config = with_robustness(CONFIG, data={"source": "mnist", "mnist_dir": str(mnist)})
     target = "results/robustness/checkpoints/trm_std__seed0.json"
     failed = smk(tmp_path, config, *PROFILE, "--retries", "0", target, check=False, prefix=TIMEOUT,
                  timeout=960)
     assert failed.returncode != 0
-    log = (tmp_path / "results/logs/data/mnist.log").read_text()
+    log = (tmp_path / "results/logs/robustness/data/mnist.log").read_text()
     assert "train-labels-idx1-ubyte" in log, log
-    assert not (tmp_path / "results/data/mnist.npz").exists()
+    assert not (tmp_path / "results/robustness/data/mnist.npz").exists()
     states = {s["State"] for s in sacct("JobID", "JobName", "State", "WorkDir") if s["WorkDir"] == str(tmp_path)}
     assert "FAILED" in states, states
 

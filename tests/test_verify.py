@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from tinyscale.attack import box, margin, pgd
-from tinyscale.verify import Bounder, attack, margin_spec, recheck, run_cell, summarize
+from tinyscale.robustness.attack import box, margin, pgd
+from tinyscale.robustness.verify import Bounder, attack, margin_spec, recheck, run_cell, summarize
 
 ATTACK = {"steps": 20, "step_size": 0.25, "restarts": 1}
 EPS = [0.03, 0.08]

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import ROOT, SNAKEMAKE, TINY, planned_jobs, smk
+from helpers import ROOT, SNAKEMAKE, TINY, planned_jobs, smk, with_robustness
 
 @pytest.fixture(scope="module")
 def complete_run(tmp_path_factory):
@@ -39,16 +39,16 @@ def test_all_produces_the_merged_sweep(complete_run):
 
 
 def test_scaling_runs_and_their_table(complete_run):
-    runs = sorted(p.name for p in (complete_run / "results/scaling/sweep").glob("*.csv"))
+    runs = sorted(p.name for p in (complete_run / "results/robustness/scaling/sweep").glob("*.csv"))
     assert runs == ["1n1p_run1.csv", "1n1p_run2.csv", "1n2p_run1.csv", "1n2p_run2.csv",
                     "2n1p_run1.csv", "2n1p_run2.csv"]
-    table = pd.read_csv(complete_run / "results/scaling/scaling.csv")
+    table = pd.read_csv(complete_run / "results/robustness/scaling/scaling.csv")
     assert list(table.columns[:9]) == ["timestamp", "config", "devices", "batch", "samples",
                                        "avg_time_per_sample_s", "total_time_s", "gpu_mem_mb", "notes"]
     assert set(table["devices"]) == {"1xcpu", "2xcpu", "2x1xcpu"}
     assert (table["samples"] == 8).all() and (table["total_time_s"] > 0).all() and (table["gpu_mem_mb"] > 0).all()
     assert table["notes"].str.match(r"run[12]").all()
-    assert (complete_run / "results/figures/scaling.png").stat().st_size > 10_000
+    assert (complete_run / "results/robustness/figures/scaling.png").stat().st_size > 10_000
 
 
 def test_every_rule_wrote_a_log(complete_run):
@@ -117,7 +117,7 @@ def test_the_recorded_command_runs(complete_run):
     record = json.loads((complete_run / "results/report/provenance.json").read_text())
     assert record["command"] == "snakemake reports --configfile config.yaml" and record["profile"] is None
     commands = [shlex.split(record["command"]),
-                rebuild_command("reports", ["config.yaml"], {"seed": 1, "training": {"seeds": [0, 2]}})]
+                rebuild_command("reports", ["config.yaml"], {"seed": 1, "robustness": {"training": {"seeds": [0, 2]}}})]
     for parts in commands:
         proc = subprocess.run([*SNAKEMAKE, *parts[1:], "-n"], capture_output=True, text=True, timeout=300,
                               cwd=complete_run)
@@ -129,36 +129,36 @@ def test_a_bare_snakemake_call_runs_on_this_machine(tmp_path):
     """No --cores and no --profile: the workflow profile (profiles/default) gives them."""
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(TINY))
     proc = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "-s", str(ROOT / "Snakefile"),
-                           "results/data/digits.npz", "--configfile", "config.yaml"],
+                           "results/robustness/data/digits.npz", "--configfile", "config.yaml"],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "workflow specific profile" in proc.stderr and (tmp_path / "results/data/digits.npz").exists()
+    assert "workflow specific profile" in proc.stderr and (tmp_path / "results/robustness/data/digits.npz").exists()
 
 
 def test_methods_without_crown_compute_its_cells_as_intermediates(tmp_path):
-    cfg = {**TINY, "robustness": {**TINY["robustness"], "methods": ["ibp", "alpha-crown"]}}
+    cfg = with_robustness(TINY, methods=["ibp", "alpha-crown"])
     jobs = planned_jobs(smk(tmp_path, cfg, "-n", "results/robustness/sweep.csv"))
     assert jobs["verify_cell"] == 2 * 3 and jobs["merge_sweep"] == 1   # ibp, alpha-crown and its crown cell
 
 
 def test_too_many_samples_stop_the_dry_run_once_the_dataset_exists(complete_run):
-    greedy = {**TINY, "robustness": {**TINY["robustness"], "samples": 5000}}
+    greedy = with_robustness(TINY, samples=5000)
     proc = smk(complete_run, greedy, "-n", "all", check=False)
     assert proc.returncode != 0
     assert "config key 'robustness.samples': 5000 samples asked for but the test split of " \
-           "results/data/digits.npz has only 360 images" in proc.stdout + proc.stderr
+           "results/robustness/data/digits.npz has only 360 images" in proc.stdout + proc.stderr
     smk(complete_run, TINY, "-n", "all")  # the config file back as it was
 
 
 def test_training_seeds_are_a_dimension(tmp_path):
-    cfg = {**TINY, "training": {**TINY["training"], "seeds": [0, 1]}}
+    cfg = with_robustness(TINY, training={**TINY["robustness"]["training"], "seeds": [0, 1]})
     jobs = planned_jobs(smk(tmp_path, cfg, "-n", "results/robustness/sweep.csv"))
     assert jobs == {"prepare_data": 1, "select_samples": 1, "train_checkpoint": 4, "attack": 4,
                     "verify_cell": 12, "merge_sweep": 1}
 
 
 def test_new_eps_runs_only_new_cells(complete_run):
-    wider = {**TINY, "robustness": {**TINY["robustness"], "eps": [0.05, 0.1]}}
+    wider = with_robustness(TINY, eps=[0.05, 0.1])
     jobs = planned_jobs(smk(complete_run, wider, "-n", "all"))
     assert jobs == {"attack": 2, "verify_cell": 6, "merge_sweep": 1, "sweep_figures": 1, "convergence_figure": 1,
                     "provenance": 1, "report_pdf": 1, "slides": 1, "all": 1}
@@ -172,11 +172,11 @@ def test_all_builds_the_report_and_snakemake_report_shows_its_figures(complete_r
     assert f"trm_adv alpha-CROWN 0.05 {row['verified']} {row['falsified']} {row['unknown']}" in text
     assert (complete_run / "results/report/slides.pptx").stat().st_size > 50_000
     for name in FIGURES:
-        assert (complete_run / f"results/figures/{name}.svg").exists()
+        assert (complete_run / f"results/robustness/figures/{name}.svg").exists()
     html = complete_run / "report.html"
     smk(complete_run, TINY, "--report", str(html))
     shown = json.loads(re.search(r"var results = (\{.*?\});\n", html.read_text()).group(1))
-    assert sorted(shown) == sorted(f"results/figures/{name}.png" for name in FIGURES)
+    assert sorted(shown) == sorted(f"results/robustness/figures/{name}.png" for name in FIGURES)
     assert all(entry["caption"].startswith("<p>") for entry in shown.values())
 
 
@@ -229,7 +229,7 @@ def test_torchrun_launcher_gives_the_rows_of_one_process(complete_run, tmp_path)
     on the one-process run's checkpoints (DDP training is checked in
     test_distributed: it is not bit-identical to one process)."""
     import shutil
-    for part in ("data", "robustness/checkpoints", "robustness/samples.npz"):
+    for part in ("robustness/data", "robustness/checkpoints", "robustness/samples.npz"):
         src, dst = complete_run / "results" / part, tmp_path / "results" / part
         dst.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)

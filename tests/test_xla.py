@@ -22,13 +22,13 @@ import torch
 
 from tinyscale import load_checkpoint
 from tinyscale.config import validate
-from tinyscale.data import save
-from tinyscale.train import accuracy
+from tinyscale.robustness.data import save
+from tinyscale.robustness.training import accuracy
 
 from helpers import TINY   # the tiny config of the end-to-end tests
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "workflow" / "scripts" / "train.py"
+SCRIPT = ROOT / "workflow" / "scripts" / "robustness" / "train.py"
 TPU_PY = ROOT / ".venv-tpu" / "bin" / "python"
 needs_tpu_venv = pytest.mark.skipif(
     not TPU_PY.exists(), reason=f"{TPU_PY.relative_to(ROOT)} not found: `make tpu-setup` builds the "
@@ -40,8 +40,8 @@ CFG = validate(copy.deepcopy(TINY))   # the tiny config with the schema's defaul
 # 1 s per epoch on the XLA device for the adversarial one, after ~15 s of start-up
 # and compilation).
 RECIPES = {
-    "std": {**CFG["training"]["models"]["trm_std"], "epochs": 20, "lr": 0.01},
-    "adv": {**CFG["training"]["models"]["trm_adv"], "epochs": 10},
+    "std": {**CFG["robustness"]["training"]["models"]["trm_std"], "epochs": 20, "lr": 0.01},
+    "adv": {**CFG["robustness"]["training"]["models"]["trm_adv"], "epochs": 10},
 }
 # Bands, from measurement on this project's CI machine (seeds 0-3, both recipes):
 # - Against CPU training by the same script in the same environment (torch 2.9: the
@@ -72,9 +72,9 @@ def train_script(python: Path, device: str, name: str, recipe: dict, data: Path,
                  seed: int = 0) -> tuple[subprocess.CompletedProcess, dict]:
     env = {**os.environ, "PJRT_DEVICE": "CPU", "CPU_NUM_DEVICES": "1"}
     cmd = [str(python), str(SCRIPT), "--data", str(data),
-           "--model-config", json.dumps(CFG["model"]), "--recipe", json.dumps(recipe),
-           "--eval-attack", json.dumps(CFG["training"]["eval_attack"]),
-           "--validation-fraction", str(CFG["training"]["validation_fraction"]),
+           "--model-config", json.dumps(CFG["robustness"]["model"]), "--recipe", json.dumps(recipe),
+           "--eval-attack", json.dumps(CFG["robustness"]["training"]["eval_attack"]),
+           "--validation-fraction", str(CFG["robustness"]["training"]["validation_fraction"]),
            "--seed", str(seed), "--device", device, "--threads", "1",
            "--checkpoint", str(out / f"{name}.pt"), "--metrics", str(out / f"{name}.json"),
            "--history", str(out / f"{name}.csv")]
@@ -109,7 +109,7 @@ def test_xla_training_ran_on_the_xla_device(xla_run, digits):
     recipe = RECIPES[name]
     assert len(pd.read_csv(out / f"{name}_xla.csv")) == recipe["epochs"]
     n_train = len(digits.y_train)
-    n_val = round(CFG["training"]["validation_fraction"] * n_train) if recipe["select"] == "best_adversarial" else 0
+    n_val = round(CFG["robustness"]["training"]["validation_fraction"] * n_train) if recipe["select"] == "best_adversarial" else 0
     assert xla["executions"] >= recipe["epochs"] * math.ceil((n_train - n_val) / recipe["batch_size"])
     # ... and the graphs were compiled once, not per step (a data-dependent shape,
     # e.g. boolean-mask indexing in PGD, would compile one per step)
@@ -139,10 +139,10 @@ def test_xla_accuracy_is_in_the_band_of_the_cpu_runs(xla_run, data, digits):
         assert first[0] == pytest.approx(first[1], rel=1e-5)
     # the main environment's CPU training over a few seeds (in this process: the
     # script's train(), without the start-up)
-    from tinyscale.train import train
+    from tinyscale.robustness.training import train
 
-    main_env = [train(digits, CFG["model"], RECIPES[name], CFG["training"]["eval_attack"], seed,
-                      torch.device("cpu"), CFG["training"]["validation_fraction"]).metrics["clean_acc"]
+    main_env = [train(digits, CFG["robustness"]["model"], RECIPES[name], CFG["robustness"]["training"]["eval_attack"], seed,
+                      torch.device("cpu"), CFG["robustness"]["training"]["validation_fraction"]).metrics["clean_acc"]
                 for seed in SEEDS]
     lo, hi = min(main_env) - SEEDS_BAND, max(main_env) + SEEDS_BAND
     assert lo <= metrics["clean_acc"] <= hi, (metrics["clean_acc"], main_env)

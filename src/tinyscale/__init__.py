@@ -1,5 +1,8 @@
-"""tinyscale: the library behind the pipeline's scripts."""
-from .checkpoint import load_checkpoint
+"""tinyscale: the library behind the pipeline's scripts.
 
-__all__ = ["load_checkpoint"]
+The core (config, dist, io, progress, runtime, checkpoint, cli, train, scaling) and a
+package per study (robustness, reasoning, ...). Importing the package imports nothing
+else: the Snakefile reads tinyscale.config at every start, and must stay cheap.
+"""
+
 __version__ = "0.1.0"

@@ -11,10 +11,7 @@ import time
 import traceback
 from typing import Callable
 
-from .checkpoint import CheckpointError
-from .config import ConfigError
-from .idx import DataError
-from .report import ResultsError
+from .errors import INPUT_ERRORS
 from .progress import rank_prefix, setup_logging
 
 log = logging.getLogger("tinyscale")
@@ -34,25 +31,6 @@ def json_arg(text: str):
         return json.loads(text)
     except json.JSONDecodeError as err:
         raise argparse.ArgumentTypeError(f"not valid JSON: {err}") from err
-
-
-def model_and_samples(args: argparse.Namespace):
-    """Join the launcher's process group (if any), set threads, and load
-    ``--checkpoint`` and ``--samples`` onto this rank's device.
-
-    Returns (world, model, x, y).
-    """
-    from . import data, dist, runtime
-    from .checkpoint import load_checkpoint
-
-    runtime.set_threads(args.threads)
-    world = dist.init(args.device)
-    model = load_checkpoint(args.checkpoint, world.device)
-    x, y, _ = data.load_samples(args.samples)
-    return world, model, x.to(world.device), y.to(world.device)
-
-
-INPUT_ERRORS = (ConfigError, DataError, CheckpointError, ResultsError)
 
 
 def run(main: Callable[[], None]) -> None:

@@ -8,6 +8,7 @@ config, or raises ConfigError for the first problem, e.g.::
 from __future__ import annotations
 
 import copy
+import importlib
 from pathlib import Path
 
 import jsonschema
@@ -16,8 +17,7 @@ import yaml
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 
-class ConfigError(ValueError):
-    pass
+from .errors import ConfigError
 
 
 def _with_defaults(validator_class):
@@ -69,29 +69,6 @@ def typed_override(value):
     return value
 
 
-def check_samples(dataset_path: str | Path, samples: int) -> None:
-    """Raise ConfigError (naming ``robustness.samples``) if the dataset's test
-    split has fewer than ``samples`` images.
-
-    Cheap: reads only the test labels. Does nothing while the dataset does not
-    exist yet, or cannot be read (the rule that reads it reports that, and a
-    rerun rebuilds it), so a dry run can call it.
-    """
-    from .idx import DataError  # numpy only: the Snakefile calls this at every start
-    from .io import load_npz
-
-    path = Path(dataset_path)
-    if not path.is_file():
-        return
-    try:
-        n_test = len(load_npz(path, ["y_test"])["y_test"])
-    except DataError:
-        return
-    if samples > n_test:
-        raise ConfigError(f"config key 'robustness.samples': {samples} samples asked for but the "
-                          f"test split of {path} has only {n_test} images")
-
-
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
     return yaml.safe_load(path.read_text())
 
@@ -111,15 +88,25 @@ def validate(config: dict, schema: dict | None = None) -> dict:
     errors = errors and list(cls(schema).iter_errors(config))
     if errors:
         raise ConfigError(_message(jsonschema.exceptions.best_match(errors)))
-    _check_semantics(config)
+    _check_semantics(config, schema)
     return config
 
 
-def _check_semantics(config: dict) -> None:
-    """What a schema cannot say."""
-    labels = [format_eps(e) for e in config["robustness"]["eps"]]
-    if len(set(labels)) != len(labels):
-        raise ConfigError(f"config key 'robustness.eps': values {labels} collide in file names")
+def study_names(schema: dict) -> list[str]:
+    """The studies the schema knows: its top-level blocks marked ``x-study``, in its order."""
+    return [name for name, sub in schema["properties"].items() if sub.get("x-study")]
+
+
+def _check_semantics(config: dict, schema: dict) -> None:
+    """What a schema cannot say: the core's checks here, each study's in its
+    ``tinyscale.<study>.settings.check(block, config)`` (a module that imports nothing
+    heavy: the Snakefile validates the config at every start)."""
+    known = study_names(schema)
+    if config.get("studies") is None:
+        config["studies"] = list(known)
+    unknown = [s for s in config["studies"] if s not in known]
+    if unknown:
+        raise ConfigError(f"config key 'studies': unknown study {unknown[0]!r} (known: {', '.join(known)})")
     launch = config["launch"]
     if config["device"] == "xla" and launch["launcher"] != "python":
         raise ConfigError("config key 'launch.launcher': device xla trains under torch_xla.launch "
@@ -127,17 +114,9 @@ def _check_semantics(config: dict) -> None:
     if launch["launcher"] == "python" and launch["nproc_per_node"] * launch["nnodes"] > 1:
         raise ConfigError("config key 'launch.launcher': python starts one process; use torchrun "
                           "for nproc_per_node or nnodes > 1")
-    data = config["data"]
-    if data["source"] == "mnist":
-        if not data["mnist_dir"]:
-            raise ConfigError("config key 'data.mnist_dir': required when data.source is 'mnist'")
-        if not Path(data["mnist_dir"]).is_dir():
-            raise ConfigError(f"config key 'data.mnist_dir': folder {data['mnist_dir']!r} does not exist")
-    scaling = config["scaling"]
-    if scaling["model"] is not None and scaling["model"] not in config["training"]["models"]:
-        raise ConfigError(f"config key 'scaling.model': {scaling['model']!r} is not one of training.models")
-    for name, recipe in config["training"]["models"].items():
-        if recipe["select"] == "best_adversarial" and not (recipe["adversarial"] or config["training"]["eval_attack"]):
-            raise ConfigError(f"config key 'training.models.{name}.select': best_adversarial needs an attack")
-        if recipe["lr_schedule"] == "cosine" and recipe["lr_min"] > recipe["lr"]:
-            raise ConfigError(f"config key 'training.models.{name}.lr_min': larger than lr ({recipe['lr']})")
+    for study in known:
+        try:
+            settings = importlib.import_module(f"tinyscale.{study}.settings")
+        except ModuleNotFoundError:
+            continue
+        settings.check(config[study], config)

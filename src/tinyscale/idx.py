@@ -12,8 +12,7 @@ import numpy as np
 _TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-class DataError(ValueError):
-    """A data file that cannot be used; the message names the file."""
+from .errors import DataError
 
 
 def _read_bytes(path: Path) -> bytes:

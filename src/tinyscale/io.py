@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .idx import DataError
+from .errors import DataError
 
 
 _UMASK = os.umask(0)

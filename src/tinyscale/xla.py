@@ -5,7 +5,7 @@ Needs torch_xla, which lives in its own environment (``make tpu-setup``:
 
 :func:`launch` starts one process per XLA device with ``torch_xla.launch``
 and calls ``fn(loop, *args)`` in each, where ``loop`` is an :class:`XlaLoop`
-that :func:`tinyscale.train.train` takes: batches reach the device through
+that :func:`tinyscale.robustness.training.train` takes: batches reach the device through
 an ``MpDeviceLoader``, the optimizer steps with ``xm.optimizer_step`` (which
 all-reduces the gradients over the replicas) and each step's graph runs at
 ``torch_xla.sync()``. Evaluation (per-epoch validation, the choice of the
@@ -28,7 +28,6 @@ from torch.utils.data import DataLoader, Dataset
 from torch_xla.distributed.parallel_loader import MpDeviceLoader
 
 from .dist import SINGLE
-from .models import TRMMLP
 from .progress import setup_logging
 from .train import DeviceLoop
 
@@ -58,7 +57,7 @@ class XlaLoop(DeviceLoop):
         self.eval_device = torch.device("cpu")
         self.eval_world = SINGLE          # each replica evaluates everything on its host
         self._rank, self._world_size = xr.global_ordinal(), xr.world_size()
-        self._host: TRMMLP | None = None
+        self._host: nn.Module | None = None
         if seed is not None:
             xm.set_rng_state(seed, device)  # the device's generator (PGD random starts)
 
@@ -74,7 +73,7 @@ class XlaLoop(DeviceLoop):
     def is_main(self) -> bool:
         return self._rank == 0
 
-    def prepare(self, net: TRMMLP) -> nn.Module:
+    def prepare(self, net: nn.Module) -> nn.Module:
         self._host = copy.deepcopy(net).eval()   # the CPU copy evaluation runs on
         return net.to(self.device)
 
@@ -91,7 +90,7 @@ class XlaLoop(DeviceLoop):
     def step_done(self) -> None:
         torch_xla.sync()
 
-    def host(self, net: TRMMLP) -> TRMMLP:
+    def host(self, net: nn.Module) -> nn.Module:
         assert self._host is not None, "prepare() first"
         self._host.load_state_dict({k: v.cpu() for k, v in net.state_dict().items()})
         return self._host

@@ -15,12 +15,11 @@ def main() -> None:
     p.add_argument("--config-files", type=cli.json_arg, required=True,
                    help="the run's config files and their sha256 (JSON: [{path, sha256}])")
     p.add_argument("--command", required=True, help="the command that rebuilds the report")
-    p.add_argument("--metrics", nargs="+", required=True, type=Path)
-    p.add_argument("--cells", nargs="+", required=True, type=Path)
-    p.add_argument("--scaling", type=Path)
+    p.add_argument("--results", type=cli.json_arg, required=True,
+                   help="the studies' result files whose devices the record lists (JSON: {label: [paths]})")
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    record = provenance.collect(a.config, a.config_files, REPO, a.command, a.metrics, a.cells, a.scaling,
+    record = provenance.collect(a.config, a.config_files, REPO, a.command, a.results,
                                  executor=os.environ.get("TINYSCALE_EXECUTOR") or None)
     io.write_json(a.out, record)
     cli.log.info("commit %s, config sha256 %s", record["git"]["commit"][:12], record["config_sha256"][:12])

@@ -1,27 +1,23 @@
-"""Reports built only from result files: figures, a PDF, a slide deck.
+"""The campaign report, built only from result files: a PDF and a slide deck with a
+section per study, and where the results came from.
 
-results: read and check the result files, and compute every number a report states
-figures: the seaborn figures (PNG and SVG), one colour per model throughout
-pdf, slides: the reportlab document and the python-pptx deck
-provenance: where the results came from (config and its hash, commit, packages, devices)
+pdf, slides: the reportlab document and the python-pptx deck, and the parts every
+    study's section is made of
+provenance: config and its hash, commit, packages, devices
+
+A study's section lives in its own package, ``tinyscale.<study>.report``, whose
+``section(inputs, provenance)`` reads the study's result files (``inputs``: lists of
+paths by name, as the study's rules file gives them) and returns an object with
+``title``, ``facts()``, ``one_line()``, ``summary()``, ``story(styles, number)`` and
+``slides(prs)``. The report script imports only the sections it is given.
 """
+from __future__ import annotations
 
-# The figures each figure rule draws, by the results they read; their order in the PDF; their
-# resolution. (Here, not in figures.py, so that the Snakefile reads them without importing
-# matplotlib and seaborn at every start.)
-GROUPS = {
-    "sweep": ["verified_vs_eps", "time_vs_eps", "memory_vs_eps", "verified_heatmap", "verdicts"],
-    "training": ["training_curves"],
-    "convergence": ["convergence"],
-    "scaling": ["scaling"],
-}
-REPORT_ORDER = ["verified_vs_eps", "verified_heatmap", "verdicts", "convergence", "time_vs_eps", "memory_vs_eps",
-                "training_curves", "scaling"]
+import importlib
+
 FIGURE_DPI = 200
 
 
-class ResultsError(ValueError):
-    """A result file a report needs is missing, unreadable or lacks columns.
-
-    (Here rather than in results.py so that every script's error handling can
-    name it without importing the report's dependencies.)"""
+def section(study: str, inputs: dict[str, list[str]], provenance: dict):
+    """The report section of ``study`` from its result files."""
+    return importlib.import_module(f"tinyscale.{study}.report").section(inputs, provenance)

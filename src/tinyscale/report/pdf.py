@@ -1,5 +1,7 @@
-"""The PDF report (reportlab): title page, computed summary, figures with captions,
-the results and scaling tables, and where it all came from."""
+"""The campaign's PDF (reportlab): a title page, each study's section (its own
+figures, tables and sentences, computed from its result files), and where it all
+came from. The parts a section is made of (styles, tables, figures that fill the
+pages, bullet lists) are here, for every study."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,15 +15,12 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import cm
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.platypus import (CondPageBreak, Flowable, Image, ListFlowable, ListItem, LongTable, PageBreak,
+from reportlab.platypus import (Flowable, Image, ListFlowable, ListItem, LongTable, PageBreak,
                                 Paragraph, SimpleDocTemplate, Spacer, TableStyle)
 
 from .. import io
-from ..config import format_eps
 from . import FIGURE_DPI
-from .results import DASH, Campaign, seeds_text
 
-TITLE = "Robustness verification of tiny recursive models"
 WIDTH = A4[0] - 4 * cm  # text width between 2 cm margins
 GRID = colors.HexColor("#c8c8c8")
 HEADER = colors.HexColor("#e8eef4")
@@ -34,7 +33,7 @@ class Figure:
     caption: str
 
 
-def _styles() -> dict[str, ParagraphStyle]:
+def styles() -> dict[str, ParagraphStyle]:
     base = getSampleStyleSheet()
     body = ParagraphStyle("body", parent=base["BodyText"], fontSize=10.5, leading=14)
     return {
@@ -42,7 +41,9 @@ def _styles() -> dict[str, ParagraphStyle]:
         "subtitle": ParagraphStyle("subtitle", parent=body, fontSize=14, leading=18, alignment=1, spaceAfter=24),
         "h1": ParagraphStyle("h1", parent=base["Heading1"], fontSize=16, spaceBefore=6, spaceAfter=8,
                              keepWithNext=1),
-        "h1_alone": ParagraphStyle("h1_alone", parent=base["Heading1"], fontSize=16, spaceBefore=6, spaceAfter=8),
+        "h2": ParagraphStyle("h2", parent=base["Heading2"], fontSize=13.5, spaceBefore=6, spaceAfter=6,
+                             keepWithNext=1),
+        "h2_alone": ParagraphStyle("h2_alone", parent=base["Heading2"], fontSize=13.5, spaceBefore=6, spaceAfter=6),
         "body": body,
         "caption": ParagraphStyle("caption", parent=body, fontSize=9.5, leading=12.5, spaceBefore=4, spaceAfter=14,
                                   textColor=colors.HexColor("#333333")),
@@ -64,7 +65,7 @@ def _widths(data: list[list[str]], font_size: float) -> list[float]:
     return [w * scale for w in widths]
 
 
-def _table(frame: pd.DataFrame, font_size: float = 8.5, smallest: float = 7.0, keep: str | None = None) -> LongTable:
+def table(frame: pd.DataFrame, font_size: float = 8.5, smallest: float = 7.0, keep: str | None = None) -> LongTable:
     """A table that fits the text width (its font made smaller, down to ``smallest``, where its
     entries are wider) and repeats its header on every page it runs over; rows with the same
     value in column ``keep`` stay on one page."""
@@ -91,7 +92,7 @@ def _table(frame: pd.DataFrame, font_size: float = 8.5, smallest: float = 7.0, k
     return table
 
 
-def _key_values(rows: list[tuple[str, object]], style, key_width=4.2 * cm) -> LongTable:
+def key_values(rows: list[tuple[str, object]], style, key_width=4.2 * cm) -> LongTable:
     data = [[Paragraph(f"<b>{escape(k)}</b>", style), v if not isinstance(v, str) else
              Paragraph(escape(v), style)] for k, v in rows]
     table = LongTable(data, colWidths=[key_width, WIDTH - key_width], hAlign="LEFT")
@@ -183,98 +184,60 @@ class FigureSet(Flowable):
         return [FigureSet(rest, self.style, self.first + 1)] if rest else []
 
 
-def _bullets(lines: list[str], style) -> ListFlowable:
+def bullets(lines: list[str], style) -> ListFlowable:
     return ListFlowable([ListItem(Paragraph(escape(s), style), leftIndent=12) for s in lines], bulletType="bullet",
                         start="•", leftIndent=12)
 
 
-def _commit(p: dict) -> str:
+def commit(p: dict) -> str:
     return p["git"]["commit"] + (" (with uncommitted changes)" if p["git"]["dirty"] else "")
 
 
-def _title_page(c: Campaign, s) -> list:
-    p = c.provenance
-    models = list(dict.fromkeys(c.checkpoints["model"]))
-    training = dict(zip(c.checkpoints["model"], c.checkpoints["training"]))
-    facts = [
-        ("campaign", p["config_name"]),
-        ("models", ", ".join(f"{m} ({training[m]})" for m in models)),
-        *([("training seeds", f"training seeds {', '.join(map(str, c.seeds))}: a checkpoint per model and seed")]
-          if c.several_seeds else []),
-        ("data", f"{c.checkpoints['data'].iat[0]}, {c.samples} test samples per cell, {len(c.eps)} eps, "
-                 f"{len(c.methods)} bounding methods"),
-        ("eps grid", ", ".join(format_eps(e) for e in c.eps)),
-        ("bounds", ", ".join(c.methods) + " (auto_LiRPA), after a PGD attack"),
-        ("date", p["date"]),
-        ("git commit", _commit(p)),
-        ("config sha256", f"{p['config_sha256'][:12]} (in full under Provenance)"),
-    ]
-    return [Spacer(1, 5 * cm), Paragraph(TITLE, s["title"]),
+def _title_page(title: str, sections: list, p: dict, s) -> list:
+    facts = [("campaign", p["config_name"]),
+             *[fact for section in sections for fact in section.facts()],
+             ("date", p["date"]),
+             ("git commit", commit(p)),
+             ("config sha256", f"{p['config_sha256'][:12]} (in full under Provenance)")]
+    return [Spacer(1, 5 * cm), Paragraph(escape(title), s["title"]),
             Paragraph("A tinyscale report, generated from the campaign's result files", s["subtitle"]),
-            Spacer(1, 1.5 * cm), _key_values(facts, s["facts"]), PageBreak()]
+            Spacer(1, 1.5 * cm), key_values(facts, s["facts"]), PageBreak()]
 
 
-def _provenance(c: Campaign, s) -> list:
-    p = c.provenance
+def _provenance(p: dict, s, number: int) -> list:
     files = [Paragraph(f"{escape(f['path'])}<br/><font name='Courier' size='7.5'>sha256 {f['sha256']}</font>",
                        s["cell"]) for f in p["config_files"]]
-    devices = p["devices"]["results"]
     host = p["devices"]["report_host"]
     rows = [
         ("config files", files),
         ("resolved config sha256", Paragraph(p["config_sha256"], s["mono"])),
-        ("git commit", _commit(p)),
+        ("git commit", commit(p)),
         ("command", Paragraph(escape(p["command"]), s["mono"])),
         ("date", p["date"]),
-        *[(f"devices: {stage}", ", ".join(kinds)) for stage, kinds in devices.items()],
+        *[(f"devices: {stage}", ", ".join(kinds)) for stage, kinds in p["devices"]["results"].items()],
         ("report built on", f"{host['hostname']}: {host['cpu']}, {host['cores']} cores, Python {host['python']}"),
         ("packages", ", ".join(f"{k} {v}" for k, v in p["packages"].items())),
     ]
-    return [Paragraph("6 Provenance", s["h1"]),
+    return [Paragraph(f"{number} Provenance", s["h1"]),
             Paragraph("Devices are those recorded in the result rows (kind x processes); the command rebuilds "
-                      "this report from the same configuration.", s["body"]), Spacer(1, 6), _key_values(rows, s["cell"])]
+                      "this report from the same configuration.", s["body"]), Spacer(1, 6), key_values(rows, s["cell"])]
 
 
-def _models_intro(c: Campaign) -> str:
-    attack = f"training's evaluation attack, {c.eval_attack}" if c.eval_attack else "training's evaluation attack"
-    test = f"the {c.test_images} test images" if c.test_images else "the test split"
-    seeds = (f" A row per model and training seed, then per model the mean ± standard deviation (n {DASH} 1) and "
-             f"the min{DASH}max over its seeds (training randomness)." if c.several_seeds else "")
-    return (f"Accuracies of the kept checkpoints on {test}: clean, and under {attack}. That attack is not the "
-            f"sweep's: {c.sweep_attack} runs at each eps on the {c.samples} selected samples only. The adversarial "
-            f"model keeps the epoch with the best PGD accuracy on a validation split.{seeds}")
+def title(sections: list, p: dict) -> str:
+    """A one-study campaign is titled by its study; a campaign of several by its name."""
+    return sections[0].title if len(sections) == 1 else f"Results {p['config_name']}: {len(sections)} studies"
 
 
-def build(c: Campaign, figures: list[Figure], out: str | Path) -> None:
-    s = _styles()
-    story = _title_page(c, s)
-    story += [Paragraph("1 Summary", s["h1"]), _bullets(c.summary(), s["body"]), Spacer(1, 10),
-              Paragraph("2 Models", s["h1"]), Paragraph(escape(_models_intro(c)), s["body"]), Spacer(1, 6),
-              _table(c.checkpoint_table(), font_size=9.5, keep="model"), Spacer(1, 14),
-              CondPageBreak(8 * cm), Paragraph("3 Figures", s["h1_alone"])]
-    story.append(FigureSet([(fig.png, " ".join(t for t in (fig.caption, c.figure_note(fig.name)) if t))
-                            for fig in figures], s["caption"]))
-    story += [Spacer(1, 6), Paragraph("4 Results", s["h1"])]
-    if c.several_seeds:
-        story += [Paragraph(f"Verified share (%) of every model, method and eps over the {len(c.seeds)} training "
-                            f"seeds ({seeds_text(c.seeds)}): mean ± standard deviation (n {DASH} 1), min{DASH}max, "
-                            "and each seed's value. The spread covers training randomness; every seed is verified "
-                            f"on the same {c.samples} samples.", s["body"]), Spacer(1, 6),
-                  _table(c.seed_table()), Spacer(1, 14)]
-    story += [Paragraph(f"Every sweep cell{' (a row per training seed)' if c.several_seeds else ''}: verdict counts "
-                        f"of the {c.samples} samples, the verified share, the mean time per sample and the peak "
-                        "memory of the cell (from results/robustness/sweep.csv). Misclassified samples are the "
-                        "same in every cell of a checkpoint.", s["body"]), Spacer(1, 6), _table(c.results_table()),
-              Spacer(1, 14),
-              Paragraph("5 Scaling", s["h1"]),
-              Paragraph("Mean throughput of the repeated scaling runs (samples over the slowest rank's time), the "
-                        f"lowest and highest repeat, their spread (highest / lowest {DASH} 1), the speed-up and "
-                        "efficiency against the smallest run, and peak memory per process (from "
-                        "results/scaling/scaling.csv). " + c.scaling_flag_sentence().strip(), s["body"]),
-              Spacer(1, 6), _table(c.scaling_table(), font_size=9.5), Spacer(1, 14)]
-    story += _provenance(c, s)
-
-    name = c.provenance["config_name"]
+def build(sections: list, provenance: dict, out: str | Path) -> None:
+    """The PDF of ``sections`` (each a study's section: ``title``, ``facts()`` for the title
+    page, ``story(styles, number)`` for its pages), numbered in order, then the provenance."""
+    s = styles()
+    name = provenance["config_name"]
+    heading = title(sections, provenance)
+    story = _title_page(heading, sections, provenance, s)
+    for number, section in enumerate(sections, 1):
+        story += section.story(s, number)
+    story += _provenance(provenance, s, len(sections) + 1)
 
     def footer(canvas, doc):
         canvas.saveState()
@@ -286,6 +249,6 @@ def build(c: Campaign, figures: list[Figure], out: str | Path) -> None:
 
     with io.atomic_path(out) as tmp:
         doc = SimpleDocTemplate(str(tmp), pagesize=A4, leftMargin=2 * cm, rightMargin=2 * cm, topMargin=2 * cm,
-                                bottomMargin=2 * cm, title=TITLE, author="tinyscale", subject=name,
+                                bottomMargin=2 * cm, title=heading, author="tinyscale", subject=name,
                                 invariant=1)
         doc.build(story, onFirstPage=footer, onLaterPages=footer)

@@ -63,17 +63,27 @@ def host() -> dict:
             "platform": platform.platform()}
 
 
-def result_devices(metrics: list[Path], cells: list[Path], scaling: Path | None) -> dict[str, list[str]]:
-    """The devices the result files record, per stage: ``cpu x1`` = kind x processes."""
-    training = sorted({f"{m.get('device', '?')} x{m.get('world_size', 1)}"
-                       for m in (json.loads(Path(p).read_text()) for p in metrics)})
-    verification = set()
-    for path in cells:
-        rows = pd.read_csv(path, usecols=["device", "world_size"])
-        verification |= {f"{d} x{w}" for d, w in zip(rows["device"], rows["world_size"])}
-    out = {"training": training, "verification": sorted(verification)}
-    if scaling:
-        out["scaling"] = list(dict.fromkeys(pd.read_csv(scaling)["devices"]))
+def result_devices(results: dict[str, list[Path]]) -> dict[str, list[str]]:
+    """The devices result files record, by label (e.g. ``robustness training``): ``cpu x1``
+    = kind x processes, from a JSON record's ``device`` and ``world_size`` or a CSV's columns
+    of those names (or its ``devices`` column, as scaling tables have). Files that record no
+    device (datasets, say) add nothing; a label with none is left out."""
+    out = {}
+    for label, paths in results.items():
+        kinds: list[str] = []
+        for path in map(Path, paths):
+            if path.suffix == ".json":
+                record = json.loads(path.read_text())
+                if isinstance(record, dict) and "device" in record:
+                    kinds.append(f"{record['device']} x{record.get('world_size', 1)}")
+            elif path.suffix == ".csv":
+                table = pd.read_csv(path)
+                if {"device", "world_size"} <= set(table.columns):
+                    kinds += [f"{d} x{w}" for d, w in zip(table["device"], table["world_size"])]
+                elif "devices" in table.columns:
+                    kinds += list(table["devices"])
+        if kinds:
+            out[label] = sorted(set(kinds)) if not label.endswith("scaling") else list(dict.fromkeys(kinds))
     return out
 
 
@@ -134,19 +144,35 @@ def with_profile(command: str, profile: str | None) -> str:
     return shlex.join([*parts[:2], "--profile", profile, *parts[2:]])
 
 
-def usage_commands(record: dict) -> list[str]:
+def usage_commands(record: dict, target: str | None = None) -> list[str]:
     """The commands a reader of the report would type, under the profile its run used:
-    the whole campaign, the report (as recorded) and one sweep cell."""
+    the whole campaign, the report (as recorded) and, given a ``target`` (a pattern to
+    fill in, not quoted for a shell), one result file."""
     profile = ["--profile", record["profile"]] if record.get("profile") else []
-    return [shlex.join(["snakemake", "all", *profile]), record["command"],
-            " ".join(["snakemake", "results/robustness/sweep/<model>__seed<s>__<method>__eps<eps>.csv",
-                      *profile])]  # a pattern to fill in, not quoted for a shell
+    commands = [shlex.join(["snakemake", "all", *profile]), record["command"]]
+    return commands + ([" ".join(["snakemake", target, *profile])] if target else [])
 
 
-def collect(config: dict, config_files: list[dict], repo: Path, command: str, metrics: list[Path],
-            cells: list[Path], scaling: Path | None, executor: str | None = None) -> dict:
+def load(path: str | Path) -> dict:
+    """A provenance record written by :func:`collect`, checked for the keys reports read."""
+    from ..errors import ResultsError
+
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ResultsError(f"{path}: not a readable JSON file ({err})") from None
+    keys = ["config_name", "config_files", "config_sha256", "git", "packages", "devices", "date", "command"]
+    missing = [k for k in keys if k not in record]
+    if missing:
+        raise ResultsError(f"{path}: missing key(s) {', '.join(missing)}")
+    return record
+
+
+def collect(config: dict, config_files: list[dict], repo: Path, command: str, results: dict[str, list[Path]],
+            executor: str | None = None) -> dict:
     """The provenance record. ``config_files``: :func:`file_records` of the run's
-    config files; ``executor``: the Snakemake executor that built the report."""
+    config files; ``results``: the studies' result files by label (see
+    :func:`result_devices`); ``executor``: the Snakemake executor that built the report."""
     profile = run_profile(executor, config.get("device"))
     return {
         "config_name": config.get("name", "?"),
@@ -155,7 +181,7 @@ def collect(config: dict, config_files: list[dict], repo: Path, command: str, me
         "config": config,
         "git": git_state(repo),
         "packages": package_versions(),
-        "devices": {"results": result_devices(metrics, cells, scaling), "report_host": host()},
+        "devices": {"results": result_devices(results), "report_host": host()},
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "profile": profile,
         "command": with_profile(command, profile),

@@ -1,5 +1,7 @@
-"""The slide deck (python-pptx, 16:9): title, problem, pipeline, results, scaling,
-conclusion. Every number on it comes from the campaign's result files."""
+"""The campaign's slide deck (python-pptx, 16:9): a title slide, then each study's
+slides. Every number on it comes from the result files. The parts a study's slides
+are made of (text that fits its box, bullets, tables, pictures, boxes and arrows)
+are here, for every study."""
 from __future__ import annotations
 
 import math
@@ -15,9 +17,6 @@ from pptx.oxml.ns import qn
 from pptx.util import Emu, Inches, Pt
 
 from .. import io
-from ..config import format_eps
-from .provenance import usage_commands
-from .results import DASH, Campaign, seeds_text
 
 SLIDE_W, SLIDE_H = Inches(13.333), Inches(7.5)
 MARGIN = Inches(0.6)
@@ -50,7 +49,7 @@ def fitting_size(paragraphs: list[str], width: Emu, height: Emu, largest: float,
     return size
 
 
-def _text(slide, left, top, width, height, paragraphs: list[str], size: float, bold=False, colour=INK,
+def add_text(slide, left, top, width, height, paragraphs: list[str], size: float, bold=False, colour=INK,
           align=PP_ALIGN.LEFT, bullets=False, anchor=MSO_ANCHOR.TOP, gap_pt: float = 8):
     box = slide.shapes.add_textbox(left, top, width, height)
     frame = box.text_frame
@@ -81,24 +80,24 @@ def _bullet(paragraph) -> None:
     ppr.append(char)
 
 
-def _title(slide, text: str) -> None:
-    _text(slide, MARGIN, Inches(0.35), BODY_W, TITLE_H, [text], 32, bold=True, colour=ACCENT,
+def add_title(slide, heading: str) -> None:
+    add_text(slide, MARGIN, Inches(0.35), BODY_W, TITLE_H, [heading], 32, bold=True, colour=ACCENT,
           anchor=MSO_ANCHOR.MIDDLE)
 
 
-def _bullets(slide, left, top, width, height, lines: list[str], largest: float = 22):
+def add_bullets(slide, left, top, width, height, lines: list[str], largest: float = 22):
     size = fitting_size(lines, width - Inches(0.4), height, largest, gap_pt=10)
-    return _text(slide, left, top, width, height, lines, size, bullets=True, gap_pt=10)
+    return add_text(slide, left, top, width, height, lines, size, bullets=True, gap_pt=10)
 
 
-def _picture(slide, png: Path, left, top, max_w, max_h):
+def add_picture(slide, png: Path, left, top, max_w, max_h):
     with PILImage.open(png) as im:
         w, h = im.size
     scale = min(max_w / w, max_h / h)
     return slide.shapes.add_picture(str(png), left, top, int(w * scale), int(h * scale))
 
 
-def _table(slide, frame: pd.DataFrame, left, top, width, size: float = 14, second_size: float | None = None):
+def add_table(slide, frame: pd.DataFrame, left, top, width, size: float = 14, second_size: float | None = None):
     """A table of equal columns; a value with a line break gets a second, smaller line
     (``second_size``). Each row is as tall as its longest cell wraps to (by the estimate above)."""
     rows, cols = len(frame) + 1, len(frame.columns)
@@ -135,7 +134,7 @@ def _table(slide, frame: pd.DataFrame, left, top, width, size: float = 14, secon
     return shape
 
 
-def _box(slide, left, top, width, height, text: str, size: float = 15):
+def add_box(slide, left, top, width, height, label: str, size: float = 15):
     shape = slide.shapes.add_shape(MSO_SHAPE.ROUNDED_RECTANGLE, left, top, width, height)
     shape.fill.solid()
     shape.fill.fore_color.rgb = PALE
@@ -143,7 +142,7 @@ def _box(slide, left, top, width, height, text: str, size: float = 15):
     frame = shape.text_frame
     frame.word_wrap = True
     frame.vertical_anchor = MSO_ANCHOR.MIDDLE
-    for i, line in enumerate(text.split("\n")):
+    for i, line in enumerate(label.split("\n")):
         p = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
         p.alignment = PP_ALIGN.CENTER
         run = p.add_run()
@@ -154,137 +153,38 @@ def _box(slide, left, top, width, height, text: str, size: float = 15):
     return shape
 
 
-def _arrow(slide, x1, y1, x2, y2) -> None:
+def add_arrow(slide, x1, y1, x2, y2) -> None:
     line = slide.shapes.add_connector(MSO_CONNECTOR.STRAIGHT, x1, y1, x2, y2)
     line.line.color.rgb = ACCENT
     line.line.width = Pt(2)
     line.line._get_or_add_ln().append(line.line._get_or_add_ln().makeelement(qn("a:tailEnd"), {"type": "triangle"}))
 
 
-# ---------------------------------------------------------------- the six slides
+# ---------------------------------------------------------------- the deck
 
-def title_slide(prs, c: Campaign) -> None:
+def title_slide(prs, heading: str, sections: list, p: dict) -> None:
     s = prs.slides.add_slide(prs.slide_layouts[BLANK])
-    p = c.provenance
-    _text(s, MARGIN, Inches(2.0), BODY_W, Inches(1.5), ["Robustness verification of tiny recursive models"], 40,
-          bold=True, colour=ACCENT, align=PP_ALIGN.CENTER, anchor=MSO_ANCHOR.MIDDLE)
-    seeds = f"{len(c.seeds)} training seeds, " if c.several_seeds else ""
-    line = (f"tinyscale campaign '{p['config_name']}': {len(c.models)} models, {seeds}{c.samples} test samples "
-            f"per cell, {len(c.eps)} eps, {len(c.methods)} bounding methods")
-    _text(s, MARGIN, Inches(3.6), BODY_W, Inches(1.0), [line], fitting_size([line], BODY_W, Inches(1.0), 22),
-          colour=INK, align=PP_ALIGN.CENTER)
-    _text(s, MARGIN, Inches(5.6), BODY_W, Inches(0.9),
-          [f"{p['date']}  ·  commit {p['git']['commit'][:12]}  ·  config sha256 {p['config_sha256'][:12]}",
-           f"generated by `{c.provenance['command']}` from the result files"], 14, colour=MUTED, align=PP_ALIGN.CENTER)
+    add_text(s, MARGIN, Inches(2.0), BODY_W, Inches(1.5), [heading], 40, bold=True, colour=ACCENT,
+         align=PP_ALIGN.CENTER, anchor=MSO_ANCHOR.MIDDLE)
+    lines = [f"tinyscale campaign '{p['config_name']}': {section.one_line()}" for section in sections]
+    add_text(s, MARGIN, Inches(3.6), BODY_W, Inches(1.6), lines, fitting_size(lines, BODY_W, Inches(1.6), 22),
+         colour=INK, align=PP_ALIGN.CENTER)
+    add_text(s, MARGIN, Inches(5.6), BODY_W, Inches(0.9),
+         [f"{p['date']}  ·  commit {p['git']['commit'][:12]}  ·  config sha256 {p['config_sha256'][:12]}",
+          f"generated by `{p['command']}` from the result files"], 14, colour=MUTED, align=PP_ALIGN.CENTER)
 
 
-def problem_slide(prs, c: Campaign) -> None:
-    s = prs.slides.add_slide(prs.slide_layouts[BLANK])
-    _title(s, "The problem")
-    training = dict(zip(c.checkpoints["model"], c.checkpoints["training"]))
-    models = ", ".join(f"{m} ({training[m]} training)" for m in dict.fromkeys(c.checkpoints["model"]))
-    lines = [
-        "Can a small perturbation change the prediction? For each test image and radius eps, certify that "
-        "no image in the L∞ box around it (clipped to [0, 1]) changes the predicted digit, or find one that does.",
-        f"{len(c.models)} tiny recursive models (TRM-MLP): {models}"
-        + (f", each trained with {len(c.seeds)} seeds ({', '.join(map(str, c.seeds))})." if c.several_seeds
-           else "."),
-        f"{c.samples} test samples of {c.checkpoints['data'].iat[0]}; eps in "
-        f"{{{', '.join(format_eps(e) for e in c.eps)}}}.",
-        f"{c.sweep_attack[0].upper()}{c.sweep_attack[1:]} looks for counterexamples first; auto_LiRPA bounds "
-        f"the rest ({', '.join(c.methods)}).",
-        "Before: hand-run scripts and numbers typed into slides. Now: one DAG of file targets, and every "
-        "number on these slides is read from a result file.",
-    ]
-    _bullets(s, MARGIN, BODY_TOP, BODY_W, SLIDE_H - BODY_TOP - Inches(0.5), lines)
+def build(sections: list, provenance: dict, out: str | Path) -> None:
+    """The deck: the title slide, then each section's slides (``section.slides(prs)``)."""
+    from .pdf import title
 
-
-def pipeline_slide(prs, c: Campaign) -> None:
-    s = prs.slides.add_slide(prs.slide_layouts[BLANK])
-    _title(s, "The pipeline: one Snakemake DAG")
-    checkpoints, n_eps = len(c.checkpoints), len(c.eps)
-    steps = [("data", c.checkpoints["data"].iat[0]), ("train", f"{checkpoints} checkpoints"),
-             ("attack", f"{checkpoints * n_eps} PGD runs"), ("verify", f"{len(c.sweep)} cells"),
-             ("sweep.csv", f"{int(c.sweep['total'].sum())} verdicts"), ("report", "figures, PDF, slides")]
-    gap, top, height = Inches(0.45), Inches(2.0), Inches(1.3)
-    width = int((BODY_W - gap * (len(steps) - 1)) / len(steps))
-    lefts = [MARGIN + i * (width + gap) for i in range(len(steps))]
-    for left, (name, detail) in zip(lefts, steps):
-        _box(s, left, top, width, height, f"{name}\n{detail}")
-    for left in lefts[:-1]:
-        _arrow(s, left + width + Inches(0.06), top + height // 2, left + width + gap - Inches(0.06), top + height // 2)
-    # the scaling branch: runs from the checkpoints, into the report
-    stop = top + height + Inches(1.0)
-    runs = len(c.scaling_runs)
-    scaling_left = lefts[2]
-    _box(s, scaling_left, stop, width * 2 + gap, height,
-         f"scaling\n{runs} runs over {', '.join(c.scaling['devices'])}")
-    _box(s, lefts[4], stop, width, height, f"scaling.csv\n{len(c.scaling)} configurations")
-    _arrow(s, lefts[1] + width // 2, top + height + Inches(0.06), scaling_left - Inches(0.06), stop + height // 2)
-    _arrow(s, scaling_left + 2 * width + gap + Inches(0.06), stop + height // 2, lefts[4] - Inches(0.06),
-           stop + height // 2)
-    _arrow(s, lefts[4] + width + Inches(0.06), stop + height // 2, lefts[5] + width // 2, top + height + Inches(0.06))
-    _text(s, MARGIN, Inches(6.1), BODY_W, Inches(0.9),
-          ["  ·  ".join(usage_commands(c.provenance))], 15, colour=MUTED, align=PP_ALIGN.CENTER)
-
-
-def results_slide(prs, c: Campaign, figure: Path) -> None:
-    s = prs.slides.add_slide(prs.slide_layouts[BLANK])
-    _title(s, "Results: verified share against eps")
-    pic = _picture(s, figure, MARGIN, BODY_TOP, Inches(7.4 if c.several_seeds else 7.8), Inches(4.6))
-    grid = c.verified_grid().set_index("model").T.reset_index()  # eps rows, model columns
-    grid = grid.rename(columns={"index": "eps"})
-    grid["eps"] = grid["eps"].str.removeprefix("eps ")
-    left = MARGIN + pic.width + Inches(0.4)
-    width = SLIDE_W - MARGIN - left
-    label = f"verified share, {c.tightest}"
-    if c.several_seeds:
-        label += (f": mean ± std over training seeds {seeds_text(c.seeds)}, i.e. training randomness "
-                  "(each seed's value below)")
-    label_h = Inches(0.5) if not c.several_seeds else Inches(0.9)
-    _text(s, left, BODY_TOP, width, label_h, [label], fitting_size([label], width, label_h, 16, spacing=1.0),
-          bold=True, colour=MUTED)
-    size = 14 if len(grid) <= 8 and len(grid.columns) <= 4 else 12
-    _table(s, grid, left, BODY_TOP + label_h + Inches(0.05), width, size=size)
-    head = c.headline()
-    sentence = head.sentence() if head else c.summary()[0]
-    _text(s, MARGIN, Inches(6.2), BODY_W, Inches(1.05), [sentence],
-          fitting_size([sentence], BODY_W, Inches(1.05), 18), colour=INK)
-
-
-def scaling_slide(prs, c: Campaign, figure: Path) -> None:
-    s = prs.slides.add_slide(prs.slide_layouts[BLANK])
-    _title(s, "Scaling one sweep cell over devices")
-    table = c.scaling_table()[["devices", "processes", "samples / s", f"repeats min{DASH}max", "spread", "speed-up",
-                               "efficiency", "peak MB / process"]]
-    shape = _table(s, table, MARGIN, BODY_TOP, BODY_W, size=14 if len(table) <= 4 else 12)
-    note = ("Error bars and min–max: the slowest and the fastest of the repeated runs. "
-            + c.scaling_flag_sentence()).strip()
-    note_h = Inches(0.75)
-    room = SLIDE_H - Inches(0.15) - note_h - Inches(0.1) - shape.height - Inches(0.2) - BODY_TOP
-    pic = _picture(s, figure, MARGIN, BODY_TOP, BODY_W, min(Inches(3.6), room))
-    shape.top = BODY_TOP + pic.height + Inches(0.2)
-    note_top = shape.top + shape.height + Inches(0.1)
-    _text(s, MARGIN, note_top, BODY_W, note_h, [note], fitting_size([note], BODY_W, note_h, 16), colour=MUTED)
-
-
-def conclusion_slide(prs, c: Campaign) -> None:
-    s = prs.slides.add_slide(prs.slide_layouts[BLANK])
-    _title(s, "Conclusion")
-    _bullets(s, MARGIN, BODY_TOP, BODY_W, SLIDE_H - BODY_TOP - Inches(0.5), c.summary(undecided=False),
-             largest=20)
-
-
-def build(c: Campaign, verified_figure: Path, scaling_figure: Path, out: str | Path) -> None:
     prs = Presentation()
     prs.slide_width, prs.slide_height = SLIDE_W, SLIDE_H
-    prs.core_properties.title = "Robustness verification of tiny recursive models"
+    heading = title(sections, provenance)
+    prs.core_properties.title = heading
     prs.core_properties.author = "tinyscale"
-    title_slide(prs, c)
-    problem_slide(prs, c)
-    pipeline_slide(prs, c)
-    results_slide(prs, c, verified_figure)
-    scaling_slide(prs, c, scaling_figure)
-    conclusion_slide(prs, c)
+    title_slide(prs, heading, sections, provenance)
+    for section in sections:
+        section.slides(prs)
     with io.atomic_path(out) as tmp:
         prs.save(str(tmp))

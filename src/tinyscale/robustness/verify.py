@@ -31,9 +31,9 @@ import torch
 from torch import nn
 
 from .attack import box, margin, pgd
-from .io import load_npz
+from ..io import load_npz
 from .lirpa_compat import import_auto_lirpa
-from .progress import progress
+from ..progress import progress
 
 log = logging.getLogger("tinyscale")
 

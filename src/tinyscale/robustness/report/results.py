@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from ..config import format_eps
-from ..scaling import UNSTABLE, throughput_table
+from ...config import format_eps
+from ...scaling import UNSTABLE, throughput_table
 from ..verify import METHOD_ORDER, VERDICTS
-from . import ResultsError
+from ...errors import ResultsError
 
 SWEEP_COLUMNS = ["model", "train_seed", "epsilon", "bound", "total", "avg_time_s", "avg_mem_MB", *VERDICTS]
 CELL_COLUMNS = ["model", "train_seed", "method", "epsilon", "sample", "verdict"]
@@ -318,7 +318,7 @@ class Headline:
 
 
 @dataclass
-class Campaign:
+class Results:
     """Everything a report states, read from the result files."""
     sweep: pd.DataFrame
     checkpoints: pd.DataFrame
@@ -327,11 +327,11 @@ class Campaign:
     provenance: dict
 
     @classmethod
-    def load(cls, sweep, metrics, scaling, provenance) -> "Campaign":
+    def load(cls, sweep, metrics, scaling, provenance: dict) -> "Results":
+        """From the result files, and the campaign's provenance record (see
+        tinyscale.report.provenance.load)."""
         runs, table = load_scaling(scaling)
-        return cls(load_sweep(sweep), load_checkpoints(metrics), runs, table,
-                   read_json(provenance, ["config_name", "config_files", "config_sha256", "git", "packages",
-                                          "devices", "date", "command"]))
+        return cls(load_sweep(sweep), load_checkpoints(metrics), runs, table, provenance)
 
     # ------------------------------------------------------------ what the sweep holds
     @property

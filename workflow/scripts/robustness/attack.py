@@ -5,7 +5,8 @@ Runs as one process or sharded over ranks (torchrun, srun): rank 0 writes.
 import numpy as np
 
 from tinyscale import cli, io
-from tinyscale.verify import AttackResult, attack, batches_of, samples_in
+from tinyscale.robustness.checkpoint import model_and_samples
+from tinyscale.robustness.verify import AttackResult, attack, batches_of, samples_in
 
 
 def main() -> None:
@@ -17,7 +18,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    world, model, x, y = cli.model_and_samples(a)
+    world, model, x, y = model_and_samples(a)
     mine = world.shard(batches_of(np.arange(len(x)), a.batch_size))
     res = attack(model, x, y, a.eps, a.attack, a.seed, np.arange(len(x)), a.batch_size, mine)
     parts = world.gather((samples_in(mine), res))

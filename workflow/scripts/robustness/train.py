@@ -6,10 +6,11 @@ it needs the .venv-tpu environment (``make tpu-setup``).
 """
 import pandas as pd
 
-from tinyscale import cli, data, dist, io, runtime
-from tinyscale.checkpoint import save_checkpoint
-from tinyscale.config import ConfigError
-from tinyscale.train import train
+from tinyscale import cli, dist, io, runtime
+from tinyscale.errors import ConfigError
+from tinyscale.robustness import data
+from tinyscale.robustness.checkpoint import save_checkpoint
+from tinyscale.robustness.training import train
 
 
 def main() -> None:

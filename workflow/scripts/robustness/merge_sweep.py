@@ -2,7 +2,7 @@
 import pandas as pd
 
 from tinyscale import cli, io
-from tinyscale.verify import METHOD_ORDER, summarize
+from tinyscale.robustness.verify import METHOD_ORDER, summarize
 
 COLUMNS = ["model", "epsilon", "verified", "falsified", "total", "avg_time_s", "avg_mem_MB", "bound",
            "unknown", "timeout", "misclassified", "train_seed"]

@@ -17,11 +17,11 @@ import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from .. import io  # noqa: E402
-from ..config import format_eps  # noqa: E402
-from ..scaling import UNSTABLE  # noqa: E402
+from ... import io  # noqa: E402
+from ...config import format_eps  # noqa: E402
+from ...scaling import UNSTABLE  # noqa: E402
 from ..verify import VERDICTS  # noqa: E402
-from . import FIGURE_DPI  # noqa: E402
+from ...report import FIGURE_DPI  # noqa: E402
 from .results import methods_in  # noqa: E402
 
 MARKERS = {"IBP": "s", "CROWN": "^", "alpha-CROWN": "o"}

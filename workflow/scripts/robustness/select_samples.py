@@ -1,5 +1,7 @@
 """Choose the verification samples (a seeded rule) and write them once for every cell."""
-from tinyscale import cli, config, data
+from tinyscale import cli
+from tinyscale.robustness import data
+from tinyscale.robustness.settings import check_samples
 
 
 def main() -> None:
@@ -8,7 +10,7 @@ def main() -> None:
     p.add_argument("--samples", type=int, required=True)
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    config.check_samples(a.data, a.samples)  # config key robustness.samples, before any work
+    check_samples(a.data, a.samples)  # config key robustness.samples, before any work
     ds = data.load(a.data)
     data.save_samples(a.out, ds, a.samples, a.seed)
     cli.log.info("%d samples of %d test images (seed %d)", a.samples, len(ds.y_test), a.seed)

@@ -4,7 +4,7 @@
   figures.py training --metrics <model>__seed<s>.json ... --histories <model>__seed<s>_history.csv ...
              --models M ... --out ...
   figures.py convergence --cells <model>__seed<s>__<method>__eps<eps>.csv ... --models M ... --out ...
-  figures.py scaling --scaling results/scaling/scaling.csv --out ...
+  figures.py scaling --scaling results/robustness/scaling/scaling.csv --out ...
 
 --metrics, --histories and --cells take the files of every (model, training seed); the
 seeds come from the files (the JSON's ``seed``, the ``__seed<s>`` of a file name, the
@@ -13,7 +13,11 @@ cells' ``train_seed``). --models gives the colours (a model's place in the list)
 from pathlib import Path
 
 from tinyscale import cli
-from tinyscale.report import GROUPS, figures, results
+from tinyscale.robustness.report import figures, results
+
+# the figures each group may draw (the rules file names those it wants with --out)
+GROUPS = {"sweep": {"verified_vs_eps", "time_vs_eps", "memory_vs_eps", "verified_heatmap", "verdicts"},
+          "training": {"training_curves"}, "convergence": {"convergence"}, "scaling": {"scaling"}}
 
 
 def main() -> None:
@@ -27,6 +31,11 @@ def main() -> None:
     p.add_argument("--cells", nargs="+")
     p.add_argument("--scaling")
     a = p.parse_args()
+    paths = {(p.stem, p.suffix): p for p in map(Path, a.out)}
+    names = list(dict.fromkeys(stem for stem, _ in paths))
+    unknown = sorted(set(names) - GROUPS[a.group])
+    if unknown:
+        p.error(f"the {a.group} group draws no figure named {', '.join(unknown)}")
     figures.theme()
 
     def colours(table):
@@ -35,7 +44,7 @@ def main() -> None:
 
     if a.group == "sweep":
         sweep = results.load_sweep(a.sweep)
-        drawn = {name: getattr(figures, name)(sweep, colours(sweep)) for name in GROUPS["sweep"]}
+        drawn = {name: getattr(figures, name)(sweep, colours(sweep)) for name in names}
     elif a.group == "training":
         histories = results.load_histories(a.histories)
         drawn = {"training_curves": figures.training_curves(histories, results.load_checkpoints(a.metrics),
@@ -45,7 +54,6 @@ def main() -> None:
         drawn = {"convergence": figures.convergence(table, colours(table))}
     else:
         drawn = {"scaling": figures.scaling(results.load_scaling(a.scaling)[1])}
-    paths = {(p.stem, p.suffix): p for p in map(Path, a.out)}
     missing = [f"{n}{s}" for n in drawn for s in (".png", ".svg") if (n, s) not in paths]
     if missing:
         p.error(f"--out lacks {', '.join(missing)}")

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .idx import DataError, load_mnist
-from .io import load_npz, write_npz
+from ..errors import DataError
+from ..idx import load_mnist
+from ..io import load_npz, write_npz
 
 SOURCES = ("digits", "mnist")
 

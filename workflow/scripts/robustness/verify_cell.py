@@ -7,8 +7,9 @@ its share of the batches, rank 0 merges and writes the same rows.
 import pandas as pd
 
 from tinyscale import cli, io, runtime
-from tinyscale.idx import DataError
-from tinyscale.verify import METHODS, AttackResult, Bounder, batches_of, bound_batches, plan_cell, samples_in
+from tinyscale.errors import DataError
+from tinyscale.robustness.checkpoint import model_and_samples
+from tinyscale.robustness.verify import METHODS, AttackResult, Bounder, batches_of, bound_batches, plan_cell, samples_in
 
 
 def main() -> None:
@@ -27,7 +28,7 @@ def main() -> None:
     p.add_argument("--config-name", default="default")
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    world, model, x, y = cli.model_and_samples(a)
+    world, model, x, y = model_and_samples(a)
     atk = load_attack(a.attack, len(x))
     crown = pd.read_csv(a.crown_cell) if a.crown_cell else None
     rows, todo = plan_cell(x, y, atk, crown)

@@ -14,7 +14,8 @@ import pandas as pd
 
 from tinyscale import cli, io, runtime
 from tinyscale.scaling import run_row, timed_passes
-from tinyscale.verify import METHODS, Bounder, attack, batches_of, bound_batches, plan_cell, samples_in
+from tinyscale.robustness.checkpoint import model_and_samples
+from tinyscale.robustness.verify import METHODS, Bounder, attack, batches_of, bound_batches, plan_cell, samples_in
 
 
 def main() -> None:
@@ -34,7 +35,7 @@ def main() -> None:
                         "(0: one pass; the rules pass scaling.min_seconds)")
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    world, model, x, y = cli.model_and_samples(a)
+    world, model, x, y = model_and_samples(a)
     bounders = [Bounder(model, x.shape[1], m, a.alpha, world.device) for m in a.method]
     mine = world.shard(batches_of(np.arange(len(x)), a.batch_size))
     pass_seconds = []

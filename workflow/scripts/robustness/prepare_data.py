@@ -1,5 +1,6 @@
 """Prepare the dataset of the robustness study as one npz file."""
-from tinyscale import cli, data
+from tinyscale import cli
+from tinyscale.robustness import data
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Seeds 001/002: recursive reasoning models (TRM, HRM) on Sudoku."""

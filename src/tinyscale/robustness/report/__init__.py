@@ -1,0 +1,34 @@
+"""The robustness study's report section: its figures and its pages and slides.
+
+results: read and check the result files, and compute every number the section states
+figures: the seaborn figures (PNG and SVG), one colour per model throughout
+section: the section's PDF pages and slides
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ...errors import ResultsError
+
+
+def caption(path: Path) -> str:
+    """A caption file's text on one line (the same file captions Snakemake's HTML report)."""
+    return re.sub(r"\s+", " ", Path(path).read_text()).strip()
+
+
+def section(inputs: dict[str, list[str]], provenance: dict):
+    """The section from ``inputs``: sweep, metrics, scaling, figures (PNGs in report
+    order) and captions (a <figure>.rst per figure)."""
+    from ...report.pdf import Figure
+    from .results import Results
+    from .section import Section
+
+    results = Results.load(inputs["sweep"][0], inputs["metrics"], inputs["scaling"][0], provenance)
+    figures = {Path(f).stem: Path(f) for f in inputs["figures"]}
+    captions = {Path(c).stem: caption(c) for c in inputs["captions"]}
+    missing = sorted(set(figures) - set(captions))
+    if missing:
+        raise ResultsError(f"no caption for figure(s) {', '.join(missing)}")
+    return Section(results, [Figure(name, png, captions[name]) for name, png in figures.items()],
+                   figures["verified_vs_eps"], figures["scaling"])
