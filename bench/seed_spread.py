@@ -30,7 +30,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))   # runnable without an installed package
 
-from tinyscale import data                      # noqa: E402
+from tinyscale.robustness import data           # noqa: E402
 from tinyscale.config import validate           # noqa: E402
 from tinyscale.robustness.training import train               # noqa: E402
 
@@ -50,13 +50,14 @@ def load_config(paths: list[str], recipe_over: dict, model_over: dict) -> dict:
     for path in paths:
         config = merge(config, yaml.safe_load(Path(path).read_text()) or {})
     if recipe_over:
-        models = config.setdefault("training", {}).setdefault("models", {})
+        models = config.setdefault("robustness", {}).setdefault("training", {}).setdefault("models", {})
         if not models:   # the schema's default recipes, so that the overlay has something to go on
-            models.update(validate(copy.deepcopy(config))["training"]["models"])
+            models.update(validate(copy.deepcopy(config))["robustness"]["training"]["models"])
         for name in models:
             models[name] = merge(models[name] or {}, recipe_over)
     if model_over:
-        config["model"] = merge(config.get("model") or {}, model_over)
+        block = config.setdefault("robustness", {})
+        block["model"] = merge(block.get("model") or {}, model_over)
     return validate(config)
 
 
@@ -99,7 +100,8 @@ def main() -> None:
         a.seeds, a.epochs = min(a.seeds, 2), a.epochs or QUICK_EPOCHS
     a.threads = a.threads or (1 if a.quick else 2)
     torch.set_num_threads(a.threads)
-    config = load_config(a.config, a.recipe, a.model_config)
+    full = load_config(a.config, a.recipe, a.model_config)
+    config = {**full["robustness"], "seed": full["seed"]}   # the study's block, and the data seed
     ds = data.prepare(config["data"], config["seed"])   # the pipeline's split (prepare_data)
     attack = config["training"]["eval_attack"]
     attack_name = f"PGD-{attack['steps']} eps {attack['eps']:g}"

@@ -12,9 +12,16 @@
    necessarily uniquely solvable: the transforms do not care), so that this part
    measures augmentation only. Both sides include the shift to tokens.
 2. The generator: puzzles/s on 4x4, 6x6 and 9x9 with the givens shown, the
-   solver's uniqueness check of every puzzle included.
+   solver's uniqueness check of every puzzle included, and on 4x4 and 6x6 the
+   removal of equivalent puzzles (no two are images of each other under the
+   augmentation group: ``sudoku.canonical``; 9x9: exact duplicates). The 4x4
+   run asks for 6-8 givens: 4 and 5 givens have only 13 and 96 classes, too few
+   for 1000 inequivalent puzzles. "canonical s" is one more ``canonical`` call
+   on the output alone (how much of the time the equivalence check takes).
+3. The solver alone: counting solutions (up to 2) of the generated 9x9 puzzles
+   and of a known hard one (Inkala's, copied), in one batch each.
 
-    .venv/bin/python bench/sudoku_build.py             # the full run (about a minute on 2 cores)
+    .venv/bin/python bench/sudoku_build.py             # the full run (about 20 s on 2 cores)
     .venv/bin/python bench/sudoku_build.py --quick     # tiny sizes: seconds
 
 The numbers also go to bench/out/sudoku_build.json (``--out``).
@@ -36,8 +43,9 @@ from tinyscale.reasoning import sudoku                 # noqa: E402
 from tinyscale.reasoning.augment import augment, augment_loop   # noqa: E402
 
 GENERATOR_RUNS = [  # size, givens, puzzles (full), puzzles (--quick)
-    (4, [4, 8], 2000, 100),
+    (4, [6, 8], 1000, 100),
     (6, [9, 16], 1000, 50),
+    (6, [18, 22], 1000, 50),
     (9, [24, 30], 300, 10),
     (9, 22, 30, 2),
 ]
@@ -83,8 +91,28 @@ def bench_generate(size: int, givens, n: int, seed: int) -> dict:
     assert (counts == 1).all() and sudoku.is_valid_solution(solutions, b).all()
     assert sudoku.agrees(puzzles, solutions).all()
     g = sudoku.givens(puzzles)
-    return {"board": str(b), "givens": givens, "puzzles": n, "seconds": seconds, "puzzles_per_s": n / seconds,
-            "mean_givens": float(g.mean()), "min_givens": int(g.min()), "max_givens": int(g.max())}
+    canonical_s = None
+    if size in sudoku.CANONICAL_SIZES:
+        start = time.perf_counter()
+        keys = sudoku.class_keys(puzzles, b)
+        canonical_s = time.perf_counter() - start
+        assert len(set(keys)) == n, "the generator made equivalent puzzles"
+    return {"generated": puzzles, "board": str(b), "givens": givens, "puzzles": n, "seconds": seconds,
+            "puzzles_per_s": n / seconds, "mean_givens": float(g.mean()), "min_givens": int(g.min()),
+            "max_givens": int(g.max()), "distinct": "inequivalent" if canonical_s is not None else "exact",
+            "canonical_s": canonical_s}
+
+
+HARD = ("8........" "..36....." ".7..9.2.." ".5...7..." "....457.." "...1...3." "..1....68" "..85...1." ".9....4..")
+
+
+def bench_solver(name: str, puzzles: np.ndarray) -> dict:
+    b = sudoku.BOARDS[9]
+    start = time.perf_counter()
+    counts, _ = sudoku.count_solutions_batch(puzzles, b, limit=2)
+    seconds = time.perf_counter() - start
+    assert (counts == 1).all()
+    return {"puzzles": name, "n": len(puzzles), "seconds": seconds, "puzzles_per_s": len(puzzles) / seconds}
 
 
 def main() -> None:
@@ -113,18 +141,30 @@ def main() -> None:
           f"whole-array build {r['vectorised_s']:.2f} s (goal < 10 s for 1M examples)")
 
     runs = []
-    print("\n2. generator (uniquely solvable, distinct; uniqueness check included)")
-    print(f"  {'board':<18} {'givens':>9} {'puzzles':>8} {'seconds':>8} {'puzzles/s':>10} {'mean givens':>12}")
+    print("\n2. generator (uniquely solvable, inequivalent on 4x4 and 6x6, distinct on 9x9; checks included)")
+    print(f"  {'board':<18} {'givens':>9} {'puzzles':>8} {'seconds':>8} {'puzzles/s':>10} {'mean givens':>12} "
+          f"{'canonical s':>12}")
     for size, givens, n_full, n_quick in GENERATOR_RUNS:
         g = bench_generate(size, givens, n_quick if a.quick else n_full, a.seed)
         runs.append(g)
+        canon = "-" if g["canonical_s"] is None else f"{g['canonical_s']:.2f}"
         print(f"  {g['board']:<18} {json.dumps(givens):>9} {g['puzzles']:>8} {g['seconds']:>8.2f} "
-              f"{g['puzzles_per_s']:>10.1f} {g['mean_givens']:>12.1f}", flush=True)
+              f"{g['puzzles_per_s']:>10.1f} {g['mean_givens']:>12.1f} {canon:>12}", flush=True)
+
+    print("\n3. solver: counting solutions (up to 2), 9x9, one batch")
+    solver = [bench_solver(f"generated, givens {json.dumps(g['givens'])}", g.pop("generated"))
+              for g in runs if g["board"].startswith("9x9")]
+    solver.append(bench_solver("Inkala's 21-given puzzle, copied",
+                               np.tile(sudoku.parse(HARD, sudoku.BOARDS[9]), (20 if a.quick else 200, 1))))
+    for s in solver:
+        print(f"  {s['puzzles']:<34} {s['n']:>6} puzzles {s['seconds']:>7.2f} s {s['puzzles_per_s']:>9.1f} puzzles/s")
+    for g in runs:
+        g.pop("generated", None)
 
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"quick": a.quick, "seed": a.seed, "numpy": np.__version__,
-                               "augment": r, "generator": runs}, indent=2) + "\n")
+                               "augment": r, "generator": runs, "solver": solver}, indent=2) + "\n")
     print(f"\nwrote {out}")
 
 

@@ -144,7 +144,7 @@ def main() -> None:
     if a.quick:
         cfg = quick_config(cfg)
     torch.set_num_threads(cfg["threads"])
-    rob, seed, models = cfg["robustness"], cfg["seed"], list(cfg["training"]["models"])
+    rob, seed, models = cfg["robustness"], cfg["seed"], list(cfg["robustness"]["training"]["models"])
     out = Path(a.out or ROOT / f"bench/out/verify_throughput{'_quick' if a.quick else ''}.json")
     with tempfile.TemporaryDirectory() as tmp:
         if a.quick:

@@ -174,6 +174,30 @@ def report_command():
     )
 
 
+# ---------------------------------------------------------------- the campaign report (rules/report.smk)
+
+def section_files(wildcards=None):
+    """Every result file the selected studies' sections read (captions are the workflow's, not results)."""
+    return [path for inputs in selected(REPORT_SECTIONS).values()
+            for name, paths in inputs.items() if name != "captions" for path in paths]
+
+
+def sections_param():
+    """The sections' files by study and name, for the report script (JSON). Captions are
+    named relative to workflow/report/ and found there through $TINYSCALE_ROOT. In the
+    order of config["studies"] (the report's order), so not through as_json's sorting."""
+    return json.dumps(selected(REPORT_SECTIONS))
+
+
+def section_captions():
+    return [path for inputs in selected(REPORT_SECTIONS).values() for path in inputs.get("captions", [])]
+
+
+def device_files():
+    studies = set(config["studies"])
+    return {label: paths for label, paths in RESULT_DEVICES.items() if label.split()[0] in studies}
+
+
 onstart:
     # The report names the profile its run used (workflow/scripts/provenance.py reads
     # this): an environment variable of the run, not a param, so that building the

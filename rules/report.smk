@@ -9,27 +9,6 @@ localrules:
     reports,
 
 
-def section_files(wildcards=None):
-    """Every result file the selected studies' sections read (captions are the workflow's, not results)."""
-    return [path for inputs in selected(REPORT_SECTIONS).values()
-            for name, paths in inputs.items() if name != "captions" for path in paths]
-
-
-def sections_param():
-    """The sections' files by study and name, for the report script (JSON). Captions are
-    named relative to workflow/report/ and found there through $TINYSCALE_ROOT."""
-    return as_json(selected(REPORT_SECTIONS))
-
-
-def section_captions():
-    return [path for inputs in selected(REPORT_SECTIONS).values() for path in inputs.get("captions", [])]
-
-
-def device_files():
-    studies = set(config["studies"])
-    return {label: paths for label, paths in RESULT_DEVICES.items() if label.split()[0] in studies}
-
-
 rule provenance:
     input:
         [path for paths in device_files().values() for path in paths],

@@ -65,3 +65,15 @@ def test_seed_spread_quick(tmp_path):
     assert "PGD-10 eps 0.1" in out    # the config's eval_attack names the PGD column
     for stat in ("min", "mean", "max", "std"):   # a summary row per model
         assert len(re.findall(rf"^\s+{stat}\s+[0-9.]+\s+[0-9.]+$", out, re.M)) == 2, out
+
+
+def test_startup_quick(tmp_path):
+    out = bench("startup.py", "--out", str(tmp_path / "st.json"))
+    assert "dry run - version:" in out
+    result = json.loads((tmp_path / "st.json").read_text())
+    assert result["stats"]["snakemake --version"]["median"] > 0
+
+
+def test_sudoku_build_quick(tmp_path):
+    out = bench("sudoku_build.py")
+    assert "identical" in out.lower() and "puzzles/s" in out

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from tinyscale import load_checkpoint
+from tinyscale.robustness.checkpoint import load_checkpoint
 from tinyscale.errors import CheckpointError
 from tinyscale.robustness.checkpoint import save_checkpoint
 from tinyscale.robustness.data import DataError, load, save, save_samples, load_samples, select_samples

@@ -71,3 +71,26 @@ def test_bad_values_name_their_key(bad, key):
     with pytest.raises(ConfigError) as err:
         validate(copy.deepcopy(bad))
     assert f"'{key}" in str(err.value)
+
+
+def test_what_the_rules_import_pulls_in_no_heavy_library():
+    """Snakemake parses the Snakefile at every start (and in every Slurm job): the modules
+    its rules files import, and validating the default config (which runs each study's
+    settings checks), must not import torch, pandas, matplotlib or a study's library."""
+    import re
+    import subprocess
+    import sys
+
+    imports = sorted({line.strip() for smk in (ROOT / "rules").glob("*.smk")
+                      for line in smk.read_text().splitlines() if re.match(r"from tinyscale\S* import", line)})
+    assert imports, "the rules import nothing from tinyscale?"
+    code = "\n".join([*imports, "import yaml",
+                      "from tinyscale.config import validate",
+                      f"validate(yaml.safe_load(open({str(ROOT / 'config' / 'config.yaml')!r})))",
+                      "import sys",
+                      "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+                      "{'torch', 'pandas', 'matplotlib', 'seaborn', 'scipy', 'sklearn', 'auto_LiRPA'} "
+                      "or m.startswith(('tinyscale.robustness.', 'tinyscale.reasoning.')) "
+                      "and not m.endswith('.settings'))",
+                      "assert not heavy, heavy"])
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

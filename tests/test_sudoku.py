@@ -176,7 +176,8 @@ def test_counts_agree_with_brute_force_on_random_4x4_puzzles():
 
 def test_generated_4x4_puzzles_are_unique_by_brute_force():
     grids = all_4x4_grids()
-    puzzles, solutions = S.generate(200, B4, (4, 10), seed=1)
+    # exact duplicates only: 4 givens have just 13 classes, fewer than the ~28 puzzles that draw 4 here
+    puzzles, solutions = S.generate(200, B4, (4, 10), seed=1, inequivalent=False)
     for p, s in zip(puzzles, solutions):
         match = S.agrees(np.broadcast_to(p, grids.shape), grids)
         assert match.sum() == 1 and (grids[match][0] == s).all()
@@ -214,6 +215,10 @@ def test_generator_exclude():
     first, _ = S.generate(60, B4, 6, seed=0)
     again, _ = S.generate(60, B4, 6, seed=0, exclude=first)
     assert not {p.tobytes() for p in first} & {p.tobytes() for p in again}
+    # not even equivalent: no puzzle of ``again`` is a transform of one of ``first``
+    assert len(set(S.class_keys(np.concatenate([first, again]), B4))) == 120
+    exact, _ = S.generate(60, B4, 6, seed=0, exclude=first, inequivalent=False)
+    assert not {p.tobytes() for p in first} & {p.tobytes() for p in exact}
 
 
 @pytest.mark.parametrize("board,givens,match", [
@@ -281,6 +286,114 @@ def test_no_augmentations():
     p, s = S.generate(3, B4, 6, seed=0)
     inputs, labels = aug.augment(p, s, B4, 0, np.random.default_rng(0))
     assert np.array_equal(inputs, p) and np.array_equal(labels, s)
+
+
+# ----------------------------------------------------------------------------- equivalence
+
+
+def orbit(puzzle, b: S.Board, digit_perms=None) -> np.ndarray:
+    """Every image of one puzzle under the group (brute force: each geometric
+    transform with each digit permutation), (transforms x perms, N*N)."""
+    perms = np.array(list(itertools.permutations(range(1, b.size + 1))) if digit_perms is None else digit_perms)
+    maps = np.concatenate([np.zeros((len(perms), 1), np.uint8), perms], axis=1).astype(np.uint8)
+    geo = np.asarray(puzzle)[S.geometry(b)]                              # (T, N*N)
+    return maps[:, geo].reshape(-1, b.cells)                             # (perms * T, N*N)
+
+
+def dense_canonical(puzzles, b: S.Board) -> np.ndarray:
+    """The reference on 6x6: every geometric image at once, digits renamed in
+    order of first appearance (a loop per cell), the smallest by np.lexsort."""
+    out = []
+    for p in puzzles:
+        images = p[S.geometry(b)]
+        renamed = np.zeros_like(images)
+        for i, img in enumerate(images):
+            names = {0: 0}
+            for c, d in enumerate(img):
+                names.setdefault(int(d), len(names))
+                renamed[i, c] = names[int(d)]
+        out.append(renamed[np.lexsort(renamed.T[::-1])[0]])
+    return np.stack(out)
+
+
+def test_geometry():
+    for b, count in ((B4, 128), (B6, 3456)):
+        g = S.geometry(b)
+        assert g.shape == (count, b.cells) and len({r.tobytes() for r in g}) == count
+        assert (np.sort(g, axis=1) == np.arange(b.cells)).all()             # each a permutation of the cells
+    grid = S.generate(1, B6, 30, seed=0)[1][0]
+    assert S.is_valid_solution(grid[S.geometry(B6)], B6).all()              # and each keeps a grid valid
+    grid = S.generate(1, B4, 10, seed=0)[1][0]
+    assert S.is_valid_solution(grid[S.geometry(B4)], B4).all()
+    for call in (S.geometry, S.canonical):
+        with pytest.raises(ValueError, match="too large to enumerate"):
+            call(*((B9,) if call is S.geometry else (np.zeros(81, np.uint8), B9)))
+
+
+def test_canonical_is_the_smallest_image():
+    rng = np.random.default_rng(0)
+    grids = all_4x4_grids()
+    puzzles = np.where(rng.random((25, 16)) < rng.uniform(0.2, 0.8, (25, 1)),
+                       grids[rng.integers(0, 288, 25)], 0).astype(np.uint8)
+    expected = np.stack([min(orbit(p, B4), key=bytes) for p in puzzles])   # over all 128 x 4! images
+    assert np.array_equal(S.canonical(puzzles, B4), expected)
+    p6 = np.concatenate([S.generate(6, B6, (10, 22), seed=1)[0], np.zeros((1, 36), np.uint8)])
+    assert np.array_equal(S.canonical(p6, B6), dense_canonical(p6, B6))
+
+
+@pytest.mark.parametrize("b,givens", [(B4, (5, 9)), (B6, (12, 22))])
+def test_canonical_is_equal_for_augmented_copies(b, givens):
+    puzzles, solutions = S.generate(8, b, givens, seed=5)
+    inputs, _ = aug.augment(puzzles, solutions, b, 40, np.random.default_rng(2))
+    forms = S.canonical(inputs, b).reshape(8, 41, b.cells)
+    assert (forms == forms[:, :1]).all()                                    # one form per group
+    assert len({f.tobytes() for f in forms[:, 0]}) == 8                     # the puzzles' own differ
+    assert len({x.tobytes() for x in inputs}) > 8 * 30                      # (the copies themselves differ)
+    assert np.array_equal(S.canonical(forms[:, 0], b), forms[:, 0])         # a canonical form is its own
+    assert np.array_equal(S.givens(forms[:, 0]), S.givens(puzzles))
+    # digit relabelling alone
+    perm = np.concatenate([[0], np.random.default_rng(3).permutation(b.size) + 1]).astype(np.uint8)
+    assert np.array_equal(S.canonical(perm[puzzles], b), forms[:, 0])
+    assert S.class_keys(perm[puzzles], b) == [f.tobytes() for f in forms[:, 0]]
+
+
+def test_canonical_tells_inequivalent_puzzles_apart():
+    two = np.zeros((2, 16), np.uint8)
+    two[0, [0, 1]] = [1, 2]          # two givens sharing a row and a box
+    two[1, [0, 5]] = [1, 2]          # sharing a box only: no transform puts them in one row or column
+    a, b = S.canonical(two, B4)
+    assert a.tobytes() != b.tobytes()
+    # the 288 4x4 grids make two classes (the two essentially different Shidoku grids)
+    assert len(set(S.class_keys(all_4x4_grids(), B4))) == 2
+    # 9x9: the puzzles themselves are the keys
+    p = S.parse(HARD, B9)
+    assert S.class_keys(np.stack([p, p]), B9) == [p.tobytes()] * 2
+
+
+def unique_4x4_puzzles(k: int) -> np.ndarray:
+    """Every uniquely solvable 4x4 puzzle with ``k`` givens: grid g with cells m
+    is unique iff no other grid agrees with g on all of m."""
+    grids = all_4x4_grids()
+    bits = 1 << np.arange(16)
+    agree = ((grids[:, None, :] == grids[None, :, :]) * bits).sum(axis=2)  # (288, 288) cell masks
+    masks = np.array([sum(1 << c for c in cells) for cells in itertools.combinations(range(16), k)])
+    out = []
+    for g, grid in enumerate(grids):
+        others = np.delete(agree[g], g)
+        m = masks[((masks[:, None] & ~others[None, :]) != 0).all(axis=1)]
+        out.append(np.where((m[:, None] & bits) != 0, grid, 0))
+    return np.concatenate(out).astype(np.uint8)
+
+
+@pytest.mark.parametrize("k,total", [(4, 25728), (14, 34560), (15, 4608)])
+def test_4x4_class_counts(k, total):
+    """The table's counts, and the classes make a partition: their orbits (by
+    brute force) add up to every uniquely solvable puzzle with k givens."""
+    puzzles = unique_4x4_puzzles(k)
+    assert len(puzzles) == total
+    forms = {f.tobytes(): f for f in S.canonical(puzzles, B4)}
+    assert len(forms) == S.INEQUIVALENT_4X4[k]
+    assert sum(len({x.tobytes() for x in orbit(f, B4)}) for f in forms.values()) == total
 
 
 # ----------------------------------------------------------------------------- CSV
@@ -580,6 +693,49 @@ def test_build_generated(tmp_path):
     for split in ("train", "test"):
         for name in ds.SPLIT_FILES:
             assert np.array_equal(np.load(out / split / name), np.load(again / split / name))
+
+
+@pytest.mark.parametrize("size,givens,n_train,n_test", [(4, [6, 8], 60, 30), (6, [18, 22], 30, 15)])
+def test_built_splits_are_inequivalent(tmp_path, size, givens, n_train, n_test):
+    b = S.BOARDS[size]
+    summary = ds.build(tmp_path / "d", "generate", size, n_train, n_test, 4, seed=0, givens=givens)
+    assert summary["distinct"] == "inequivalent"
+    train, test = ds.load_split(tmp_path / "d/train"), ds.load_split(tmp_path / "d/test")
+    train_in = ds.decode(train["inputs"])
+    firsts = S.class_keys(train_in[train["group_indices"][:-1]], b)        # each training group's first example
+    tests = S.class_keys(ds.decode(test["inputs"]), b)
+    assert len(set(firsts)) == n_train and len(set(tests)) == n_test       # none equivalent inside a split
+    assert not set(firsts) & set(tests)                                     # nor across
+    assert set(S.class_keys(train_in, b)) == set(firsts)                    # augmentations stay in their class
+
+
+def test_generated_4x4_at_few_classes():
+    """What the check is for: at 5 givens (96 classes) exact-duplicate removal
+    alone leaves equivalent puzzles; by default none are."""
+    exact, _ = S.generate(60, B4, 5, seed=0, inequivalent=False)
+    assert len(set(S.class_keys(exact, B4))) < 60
+    puzzles, solutions = S.generate(60, B4, 5, seed=0)
+    assert len(set(S.class_keys(puzzles, B4))) == 60
+    again = S.generate(60, B4, 5, seed=0)                                   # still seeded
+    assert np.array_equal(again[0], puzzles) and np.array_equal(again[1], solutions)
+
+
+def test_build_rejects_more_puzzles_than_classes(tmp_path, monkeypatch):
+    spec = {"source": "generate", "size": 4, "givens": 4, "train_puzzles": 10, "test_puzzles": 5,
+            "augmentations": 2}
+    with pytest.raises(ConfigError, match=r"10 training \+ 5 test puzzles of 4x4 \(2x2 boxes\): givens 4: 15 of "
+                                          r"the 15 puzzles asked for drew 4 givens, but a 4x4 .* has only 13 "
+                                          r"inequivalent"):
+        ds.build_from_spec(tmp_path / "out", spec, seed=0)
+    assert not (tmp_path / "out").exists() and not list(tmp_path.iterdir())
+    ds.build_from_spec(tmp_path / "out", {**spec, "train_puzzles": 8}, seed=0)    # 13 classes: 8 + 5 fit
+    # where the table does not decide (as on 6x6), the generator runs out of new classes and says so
+    monkeypatch.setitem(S.INEQUIVALENT_4X4, 4, 10 ** 6)
+    monkeypatch.setattr(S, "MAX_ATTEMPTS", 64)
+    with pytest.raises(ConfigError, match=r"givens 4: 15 of the 15 puzzles asked for drew 4 givens, but \d+ "
+                                          r"random grids .* found only 13 inequivalent puzzles"):
+        ds.build_from_spec(tmp_path / "out2", spec, seed=0)
+    assert not (tmp_path / "out2").exists()
 
 
 def test_build_from_csv(tmp_path, sudoku9):

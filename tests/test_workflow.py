@@ -54,13 +54,14 @@ def test_scaling_runs_and_their_table(complete_run):
 def test_every_rule_wrote_a_log(complete_run):
     logs = sorted(p.relative_to(complete_run / "results/logs").as_posix()
                   for p in (complete_run / "results/logs").rglob("*.log"))
-    assert "data/digits.log" in logs and "robustness/train/trm_adv__seed0.log" in logs
+    assert "robustness/data/digits.log" in logs and "robustness/train/trm_adv__seed0.log" in logs
+    assert "reasoning/data/sudoku-4x4.log" in logs and "report/report_pdf.log" in logs
     assert "robustness/verify/trm_std__seed0__alpha-crown__eps0.05.log" in logs
     assert "epoch 3/3" in (complete_run / "results/logs/robustness/train/trm_adv__seed0.log").read_text()
 
 
 def test_checkpoints_and_their_records(complete_run):
-    from tinyscale import load_checkpoint
+    from tinyscale.robustness.checkpoint import load_checkpoint
     import json
     ckpt = complete_run / "results/robustness/checkpoints"
     model = load_checkpoint(ckpt / "trm_adv__seed0.pt")
@@ -160,8 +161,8 @@ def test_training_seeds_are_a_dimension(tmp_path):
 def test_new_eps_runs_only_new_cells(complete_run):
     wider = with_robustness(TINY, eps=[0.05, 0.1])
     jobs = planned_jobs(smk(complete_run, wider, "-n", "all"))
-    assert jobs == {"attack": 2, "verify_cell": 6, "merge_sweep": 1, "sweep_figures": 1, "convergence_figure": 1,
-                    "provenance": 1, "report_pdf": 1, "slides": 1, "all": 1}
+    assert jobs == {"attack": 2, "verify_cell": 6, "merge_sweep": 1, "robustness_sweep_figures": 1,
+                    "robustness_convergence_figure": 1, "provenance": 1, "report_pdf": 1, "slides": 1, "all": 1}
 
 
 def test_all_builds_the_report_and_snakemake_report_shows_its_figures(complete_run):
@@ -193,7 +194,7 @@ def test_a_changed_result_rebuilds_only_what_shows_it(complete_run):
     sweep.at[row, source] -= step
     sweep.to_csv(path, index=False)
     jobs = planned_jobs(smk(complete_run, TINY, "-n", "all"))
-    assert jobs == {"sweep_figures": 1, "report_pdf": 1, "slides": 1, "all": 1}
+    assert jobs == {"robustness_sweep_figures": 1, "report_pdf": 1, "slides": 1, "all": 1}
     smk(complete_run, TINY, "all")
     from test_report import pdf_text
     assert f"trm_adv alpha-CROWN 0.05 {sweep.at[row, 'verified']} {sweep.at[row, 'falsified']} " \
@@ -217,6 +218,40 @@ def test_bad_config_stops_before_any_job(tmp_path, bad, key):
     assert proc.returncode != 0
     assert f"config key '{key}'" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_the_report_has_a_section_per_study_from_its_own_files(complete_run):
+    from test_report import pdf_text
+    text = pdf_text(complete_run / "results/report/report.pdf")
+    assert "1 Robustness verification of tiny recursive models" in text
+    assert "2 Sudoku datasets for recursive reasoning models" in text and "3 Provenance" in text
+    assert "sudoku-4x4 4x4 20 80 4 10" in text   # 20 puzzles x (1 + 3 augmentations), 10 test puzzles
+
+
+def test_the_reasoning_dataset_loads_in_the_trm_format(complete_run):
+    from tinyscale.reasoning.dataset import load_split
+    folder = complete_run / "results/reasoning/data/sudoku-4x4"
+    train, test = load_split(folder / "train"), load_split(folder / "test")
+    assert train["metadata"]["seq_len"] == 16 and train["metadata"]["vocab_size"] == 6
+    assert len(train["inputs"]) == 20 * 4 and train["metadata"]["total_groups"] == 20
+    assert len(test["inputs"]) == 10 and json.loads((folder / "identifiers.json").read_text()) == ["<blank>"]
+
+
+def test_a_study_left_out_of_studies_is_neither_built_nor_reported(tmp_path):
+    only = {**TINY, "studies": ["reasoning"]}
+    jobs = planned_jobs(smk(tmp_path, only, "-n", "all"))
+    assert jobs == {"sudoku_dataset": 1, "provenance": 1, "report_pdf": 1, "slides": 1, "all": 1}
+    # ... and its targets are still there by name
+    jobs = planned_jobs(smk(tmp_path, only, "-n", "results/robustness/checkpoints/trm_std__seed0.pt"))
+    assert jobs == {"prepare_data": 1, "train_checkpoint": 1}
+
+
+def test_a_changed_dataset_spec_rebuilds_only_that_study(complete_run):
+    more = {**TINY, "reasoning": {"datasets": {"sudoku-4x4": {
+        **TINY["reasoning"]["datasets"]["sudoku-4x4"], "augmentations": 4}}}}
+    jobs = planned_jobs(smk(complete_run, more, "-n", "all"))
+    assert jobs == {"sudoku_dataset": 1, "provenance": 1, "report_pdf": 1, "slides": 1, "all": 1}
+    smk(complete_run, TINY, "-n", "all")  # the config file back as it was
 
 
 def test_lint_is_clean():

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tinyscale import load_checkpoint
+from tinyscale.robustness.checkpoint import load_checkpoint
 from tinyscale.config import validate
 from tinyscale.robustness.data import save
 from tinyscale.robustness.training import accuracy
@@ -151,7 +151,7 @@ def test_xla_accuracy_is_in_the_band_of_the_cpu_runs(xla_run, data, digits):
 @pytest.mark.parametrize("python", [pytest.param(Path(sys.executable), id="this-venv"),
                                     pytest.param(TPU_PY, marks=needs_tpu_venv, id="tpu-venv")])
 def test_the_cpu_path_never_imports_torch_xla(python):
-    code = ("import sys, runpy; import tinyscale, tinyscale.train, tinyscale.cli, tinyscale.dist; "
+    code = ("import sys, runpy; import tinyscale, tinyscale.train, tinyscale.robustness.training, tinyscale.cli, tinyscale.dist; "
             f"runpy.run_path({str(SCRIPT)!r}, run_name='not_main'); "
             "assert 'torch_xla' not in sys.modules, 'torch_xla imported'")
     subprocess.run([str(python), "-c", code], check=True, timeout=120)

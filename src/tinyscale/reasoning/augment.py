@@ -6,7 +6,9 @@ boxes only: transposing a 2x3-box board would give 3x2 boxes), a permutation of
 the bands (rows of boxes) and of the rows inside each band, and a permutation
 of the stacks (columns of boxes) and of the columns inside each stack. Cell
 ``(r, c)`` of the result is cell ``(rows[r], cols[c])`` of the (transposed)
-source, whose digit ``d`` becomes ``digits[d]``.
+source, whose digit ``d`` becomes ``digits[d]``. Two puzzles are equivalent when
+one is an image of the other under this group; :func:`tinyscale.reasoning.sudoku.canonical`
+decides it (4x4 and 6x6), and generated datasets hold no two equivalent puzzles.
 
 Random draws: every augmented example draws one row ``u`` of :func:`draw_size`
 uniform floats (``rng.random(k)``) and derives all its permutations from it by

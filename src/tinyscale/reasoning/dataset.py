@@ -16,6 +16,14 @@ d + 1 for digit d; labels have no blanks. Every split is written into a
 temporary directory and renamed into place, and :func:`build` writes the whole
 dataset directory that way, after every input has been checked: a reader never
 sees a half-written split, and a bad input leaves nothing behind.
+
+Generated datasets hold no two equivalent puzzles (one an image of the other
+under the augmentation group: :func:`tinyscale.reasoning.sudoku.canonical`), in
+a split or across the two: a test puzzle is no augmentation of a training
+puzzle, so the test split measures solving, not memory. On 9x9 only exact
+duplicates are checked (the group is too large to enumerate; random 9x9
+puzzles are equivalent with negligible probability). The CSV's train and test
+files are used as they are (Sudoku-Extreme's are inequivalent by construction).
 """
 from __future__ import annotations
 
@@ -389,15 +397,29 @@ def _csv_file(csv_dir: Path, name: str) -> Path:
     raise DataError(f"{csv_dir}: has neither {name}.csv nor {name}.csv.gz")
 
 
+def _check_inequivalent(train: np.ndarray, test: np.ndarray, b: Board) -> None:
+    """No test puzzle equivalent to a training one, no two equivalent within a split
+    (:func:`sudoku.class_keys`; what :func:`sudoku.generate` promises, checked)."""
+    tr, te = sudoku.class_keys(train, b), sudoku.class_keys(test, b)
+    if len(set(tr)) != len(tr) or len(set(te)) != len(te) or set(tr) & set(te):
+        raise AssertionError("the generator made equivalent puzzles")
+
+
 def build(out_dir, source: str, board: Board | int, n_train: int | None, n_test: int | None, n_aug: int,
           seed: int, *, givens=None, csv_dir=None, min_rating: int | None = None,
           subsample: int | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Build a dataset directory: ``train/`` (each puzzle and ``n_aug``
     augmentations of it), ``test/`` (not augmented), ``identifiers.json``.
 
-    ``source="generate"``: ``n_train + n_test`` distinct puzzles of ``board``
-    with ``givens`` (int or [lo, hi]) from one seeded generator call, the first
-    ``n_train`` for training. ``source="csv"``: 9x9 puzzles from
+    ``source="generate"``: ``n_train + n_test`` puzzles of ``board`` with
+    ``givens`` (int or [lo, hi]) from one seeded generator call, the first
+    ``n_train`` for training. No two of them are equivalent (4x4 and 6x6: no
+    digit relabelling, transposition, band / row / stack / column permutation
+    of another, see :func:`sudoku.canonical`; 9x9: not the same), so no test
+    puzzle is an augmentation of a training one and neither split repeats a
+    puzzle class; a request with more puzzles at a givens count than the
+    generator finds classes (4x4: than exist) is a ConfigError naming the
+    counts, raised before anything is written. ``source="csv"``: 9x9 puzzles from
     ``csv_dir``/train.csv(.gz) and test.csv(.gz) (the Sudoku-Extreme layout);
     ``min_rating`` filters both files (as the original), ``subsample`` draws
     training puzzles; ``n_train``/``n_test`` are not used. Everything is read,
@@ -418,10 +440,15 @@ def build(out_dir, source: str, board: Board | int, n_train: int | None, n_test:
         def report(done, n):
             say(f"generated {done}/{n} {b} puzzles")
 
-        puzzles, solutions = sudoku.generate(total, b, givens, gen_seq, progress=report)
+        try:
+            puzzles, solutions = sudoku.generate(total, b, givens, gen_seq, progress=report)
+        except ConfigError as err:
+            raise ConfigError(f"{n_train} training + {n_test} test puzzles of {b}: {err}") from None
         train = (puzzles[:n_train], solutions[:n_train])
         test = (puzzles[n_train:], solutions[n_train:])
-        origin = {"source": "generate", "givens": givens}
+        _check_inequivalent(train[0], test[0], b)
+        origin = {"source": "generate", "givens": givens,
+                  "distinct": "inequivalent" if b.size in sudoku.CANONICAL_SIZES else "exact"}
     elif source == "csv":
         if b.size != 9:
             raise ConfigError(f"size {b.size}: the Sudoku-Extreme CSV files hold 9x9 puzzles")

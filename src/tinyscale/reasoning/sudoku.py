@@ -41,10 +41,51 @@ finds, not a dataset.
 
 A target below the proven minimum is a ConfigError at once; one the generator
 does not reach within its attempts is a ConfigError naming the count.
+
+Equivalence. Two puzzles are equivalent when one is an image of the other under
+the augmentation group (:mod:`tinyscale.reasoning.augment`: digit relabelling,
+transposition on square boxes, band, row-in-band, stack and column-in-stack
+permutations). :func:`canonical` maps each 4x4 or 6x6 puzzle to the smallest
+image of its class, over every geometric transform (4x4: 2 x 8 x 8 = 128;
+6x6: 48 x 72 = 3456) with the digits renamed in order of first appearance.
+The generator makes no two equivalent puzzles (and none equivalent to an
+excluded one), so that a dataset's test puzzles are no augmentations of its
+training puzzles. A 9x9 board has 2 x 1296^2 (about 3.4 million) geometric
+transforms and is not enumerated: there only exact duplicates are removed
+(:func:`class_keys`); two random 9x9 puzzles are equivalent with negligible
+probability (the lower bound below is in the 10^10 already on 6x6).
+
+How many classes there are, per givens count (uniquely solvable puzzles; a
+class of k givens holds at most 128 x 4! = 3072 of them on 4x4, 3456 x 6! =
+2488320 on 6x6):
+
+==========  =======================================================================
+4x4         exhaustive: the 288 grids x every subset of cells, uniqueness by
+            agreement masks (cross-checked by the solver), classes by
+            :func:`canonical` (:data:`INEQUIVALENT_4X4`):
+            givens   4    5    6     7     8    9   10   11   12  13  14  15  16
+            classes  13   96   376   711  1040  980  788  414  210  56  22   2   2
+            (25728, 284160, 1041408, 2141184, 2961024 ... uniquely solvable puzzles)
+6x6         sampled (20000 random k-subsets of random grids, solver): P(unique) =
+            0.65 (18 givens), 0.72 (19), 0.80 (20), 0.85 (21), 0.89 (22); times
+            28200960 grids x C(36, k) / 2488320: at least 6.7e10, 7.1e10, 6.6e10,
+            5.4e10, 3.8e10 classes. 3000 generated puzzles per count: 3000 classes.
+==========  =======================================================================
+
+So the generator runs out of classes on 4x4 only. There a count drawn by more
+puzzles than it has classes is a ConfigError before any grid is tried; the
+rarest classes of a count come seldom (at 6 givens the rarest is 5e-4 of the
+generator's output, at 8 givens 2e-5), so a request for nearly all of them
+(about 98% of a count's classes went through on 5 seeds out of 5; 99% at 8
+givens failed on 4, all of them on every seed) runs out of attempts: a
+ConfigError naming how many inequivalent puzzles were found. With givens
+[6, 8] each puzzle draws 6 with probability 1/3, so about 3 x 376 puzzles in
+all is the ceiling (1080 went through on 5 seeds out of 5, 1100 on 4).
 """
 from __future__ import annotations
 
 import functools
+import itertools
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -107,7 +148,14 @@ MIN_GIVENS = {4: 4, 6: 8, 9: 17}
 """The proven minimum number of givens of a uniquely solvable puzzle."""
 
 PRACTICAL_MIN_GIVENS = {4: 4, 6: 9, 9: 22}
-"""The fewest givens this generator was seen to reach (see the module docstring)."""
+"""The fewest givens this generator reaches reliably (see the module docstring)."""
+
+INEQUIVALENT_4X4 = {4: 13, 5: 96, 6: 376, 7: 711, 8: 1040, 9: 980, 10: 788, 11: 414, 12: 210, 13: 56,
+                    14: 22, 15: 2, 16: 2}
+"""Inequivalent (:func:`canonical`) uniquely solvable 4x4 puzzles per givens
+count: every one of the 288 grids with every subset of its cells, exhaustively
+(see the module docstring). At most this many 4x4 puzzles with one count can be
+generated."""
 
 MAX_ATTEMPTS = 512
 """Fresh grids the generator tries per puzzle before it gives up on a target."""
@@ -367,6 +415,119 @@ def random_grids(n: int, b: Board, rng: np.random.Generator) -> np.ndarray:
     return sols
 
 
+# ----------------------------------------------------------------------------- equivalence
+
+
+CANONICAL_SIZES = (4, 6)
+"""Boards :func:`canonical` handles: their whole geometric group is enumerated.
+A 9x9 board has 2 x 1296^2 (about 3.4 million) geometric transforms: there
+:func:`canonical` raises ValueError and the generator removes exact duplicates
+only (see :func:`class_keys`)."""
+
+CANONICAL_PAIRS = 1 << 20
+"""(puzzle, transform) pairs :func:`canonical` starts at once (bounds its memory:
+some 60 bytes a pair)."""
+
+
+def _perms(blocks: int, per: int) -> list[np.ndarray]:
+    """Every line order of a board axis: a permutation of the ``blocks`` blocks and
+    of the ``per`` lines inside each block position (``blocks! * per!^blocks``)."""
+    out = []
+    for order in itertools.permutations(range(blocks)):
+        for inner in itertools.product(itertools.permutations(range(per)), repeat=blocks):
+            out.append(np.array([order[j] * per + i for j in range(blocks) for i in inner[j]], np.intp))
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def geometry(b: Board) -> np.ndarray:
+    """Every geometric transform of the augmentation group of ``b``
+    (:mod:`tinyscale.reasoning.augment`) as a source cell per cell, (T, N*N) intp:
+    band and row-in-band orders x stack and column-in-stack orders, with and
+    without transposition (square boxes only). 4x4: 2 x 8 x 8 = 128; 6x6:
+    48 x 72 = 3456; 9x9 is not enumerated (ValueError)."""
+    if b.size not in CANONICAL_SIZES:
+        raise ValueError(f"{b}: its geometric group is too large to enumerate (4x4 and 6x6 are)")
+    n = b.size
+    rows = np.stack(_perms(b.bands, b.box_rows))                    # (R, N)
+    cols = np.stack(_perms(b.stacks, b.box_cols))                   # (C, N)
+    # cell (r, c) <- source cell rows[r] * n + cols[c]
+    plain = (rows[:, None, :, None] * n + cols[None, :, None, :]).reshape(-1, b.cells)
+    maps = plain
+    if b.square_boxes:
+        flipped = (rows[:, None, :, None] + cols[None, :, None, :] * n).reshape(-1, b.cells)
+        maps = np.concatenate([plain, flipped])
+    maps.flags.writeable = False                                    # shared by every call (cached)
+    return maps
+
+
+def canonical(puzzles, b: Board) -> np.ndarray:
+    """The canonical form of each puzzle, uint8 (n, N*N): the same row for two
+    puzzles iff one is an image of the other under the augmentation group
+    (digits relabelled; bands, rows in a band, stacks, columns in a stack
+    permuted; transposed where the boxes are square).
+
+    It is the lexicographically smallest image (reading order, blank 0 first):
+    the smallest image of a puzzle under digit relabelling names its digits 1,
+    2, ... in order of first appearance, and the smallest of those over every
+    geometric transform of :func:`geometry` is kept. Itself a puzzle
+    equivalent to the input; ``row.tobytes()`` makes a dict key (see
+    :func:`class_keys`).
+
+    Built row by row, whole-array over (puzzle, transform) pairs: every pair
+    names the digits of its image's next row (as they first appear), and only
+    the pairs whose image is still the puzzle's smallest so far go on (the
+    order is lexicographic: a prefix decides). At most
+    :data:`CANONICAL_PAIRS` pairs start at once.
+
+    4x4 and 6x6 only: a 9x9 board raises ValueError (its group is not
+    enumerated; see :data:`CANONICAL_SIZES`).
+    """
+    src = geometry(b)
+    p = np.ascontiguousarray(_as_batch(puzzles, b), dtype=np.uint8)
+    n_t, n = len(src), b.size
+    if p.size and p.max() > n:
+        raise ValueError(f"digits outside 0..{n}")
+    out = np.empty_like(p)
+    step = max(1, CANONICAL_PAIRS // n_t)
+    for i0 in range(0, len(p), step):
+        x = p[i0:i0 + step]
+        m = len(x)
+        owner = np.repeat(np.arange(m), n_t)                        # (puzzle, transform) pairs, by puzzle
+        trans = np.tile(np.arange(n_t), m)
+        label = np.zeros((len(owner), n + 1), np.uint8)             # digit -> its new name (0: none yet)
+        fresh = np.ones(len(owner), np.uint8)                      # the next new name
+        for r in range(n):
+            pair = np.arange(len(owner))
+            key = np.zeros(len(owner), np.int64)
+            for c in range(r * n, (r + 1) * n):
+                d = x[owner, src[trans, c]]
+                name = label[pair, d]
+                new = (d != 0) & (name == 0)
+                name[new] = fresh[new]
+                label[pair[new], d[new]] = fresh[new]
+                fresh += new
+                key = (key << 3) | name
+            starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+            smallest = np.minimum.reduceat(key, starts)
+            keep = key == np.repeat(smallest, np.diff(np.r_[starts, len(key)]))
+            owner, trans, label, fresh = owner[keep], trans[keep], label[keep], fresh[keep]
+        first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])   # one smallest image per puzzle
+        out[i0:i0 + m] = np.take_along_axis(label[first], x[owner[first][:, None], src[trans[first]]], axis=1)
+    return out
+
+
+def class_keys(puzzles, b: Board) -> list[bytes]:
+    """A hashable key per puzzle, equal for equivalent puzzles: the bytes of its
+    :func:`canonical` form on 4x4 and 6x6, of the puzzle itself on 9x9 (exact
+    duplicates only there: two random 9x9 puzzles are equivalent with
+    negligible probability, and the Sudoku-Extreme CSV's train and test puzzles
+    are inequivalent by construction)."""
+    p = np.ascontiguousarray(_as_batch(puzzles, b), dtype=np.uint8)
+    forms = canonical(p, b) if b.size in CANONICAL_SIZES else p
+    return [row.tobytes() for row in forms]
+
+
 # ----------------------------------------------------------------------------- generator
 
 
@@ -418,31 +579,59 @@ def _remove_cells(grids: np.ndarray, targets: np.ndarray, b: Board, rng: np.rand
 
 
 def generate(n: int, b: Board, givens, seed, exclude: Iterable | None = None,
-             progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` distinct, uniquely solvable puzzles and their solutions (uint8 (n, N*N)).
+             progress: Callable[[int, int], None] | None = None,
+             inequivalent: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` uniquely solvable puzzles and their solutions (uint8 (n, N*N)), no
+    two of them equivalent.
 
     ``givens``: an int, or an inclusive ``(lo, hi)`` range from which each puzzle
-    draws its count. ``exclude``: puzzles (an (m, N*N) array or rows) that must
-    not be produced again, e.g. another split's. ``seed``: anything
+    draws its count. ``exclude``: puzzles (an (m, N*N) array or rows) that no
+    puzzle may be equivalent to, e.g. another split's. ``seed``: anything
     ``np.random.default_rng`` takes; same seed, same output. ``progress(done,
     n)`` is called after every round of fresh grids.
 
+    Equivalent: one an image of the other under the augmentation group
+    (:func:`class_keys`: :func:`canonical` on 4x4 and 6x6; exact duplicates on
+    9x9). ``inequivalent=False``: only exact duplicates are removed, on every
+    board.
+
     Raises ConfigError for a count below the board's proven minimum, or one the
     generator does not reach: no grid of the first :data:`GIVE_UP_AFTER` tried
-    for that count got there, or one puzzle used up :data:`MAX_ATTEMPTS` grids.
+    for that count got there, or one puzzle used up :data:`MAX_ATTEMPTS` grids
+    without a new one (with inequivalence: the classes at that count run out;
+    the message says how many inequivalent puzzles were found). On 4x4, where
+    every class is known (:data:`INEQUIVALENT_4X4`), a count drawn by more
+    puzzles than it has classes raises before any grid is tried.
     """
     if n < 0:
         raise ConfigError(f"number of puzzles {n}: must be at least 0")
     rng = np.random.default_rng(seed)
     targets = _targets(givens, n, b, rng)
+    keys_of = (lambda rows: class_keys(rows, b)) if inequivalent else (lambda rows: [r.tobytes() for r in rows])
     seen: set[bytes] = set()
+    found = np.zeros(b.cells + 1, np.int64)               # distinct (classes of) puzzles seen, per givens count
     if exclude is not None:
         ex = np.asarray(exclude if isinstance(exclude, np.ndarray) else list(exclude), np.uint8)
-        seen.update(row.tobytes() for row in ex.reshape(-1, b.cells))
+        ex = ex.reshape(-1, b.cells)
+        for key, g in zip(keys_of(ex), (ex != 0).sum(axis=1)):
+            if key not in seen:
+                seen.add(key)
+                found[g] += 1
+    excluded = found.copy()
+    wanted = np.bincount(targets, minlength=b.cells + 1)
+    if inequivalent and b.size == 4:
+        exist = np.array([INEQUIVALENT_4X4.get(g, 0) for g in range(b.cells + 1)])
+        over = np.flatnonzero(wanted + excluded > exist)
+        if over.size:
+            g = int(over[0])
+            raise ConfigError(_too_few(g, b, n, int(wanted[g]), int(excluded[g]),
+                                       f"a {b} board has only {exist[g]} inequivalent uniquely solvable "
+                                       f"puzzles with {g} givens"))
     puzzles = np.zeros((n, b.cells), np.uint8)
     solutions = np.zeros((n, b.cells), np.uint8)
     pending = np.arange(n)
     tries = np.zeros(n, np.int64)
+    hits = np.zeros(n, np.int64)                          # candidates per puzzle that got to its count
     tried_by_count = np.zeros(b.cells + 1, np.int64)      # grids tried / that got there, per givens count
     reached_by_count = np.zeros(b.cells + 1, np.int64)
     round_ = 0
@@ -457,26 +646,56 @@ def generate(n: int, b: Board, givens, seed, exclude: Iterable | None = None,
         tries[pending] += per
         tried_by_count += np.bincount(targets[slot], minlength=b.cells + 1)
         reached_by_count += np.bincount(targets[slot][reached], minlength=b.cells + 1)
+        hits += np.bincount(slot[reached], minlength=n)
+        # each slot takes its first candidate (in order) that is new; keys only of the candidates looked at
         filled = np.zeros(n, bool)
-        for k in np.flatnonzero(reached):
-            s = int(slot[k])
-            key = cand[k].tobytes()
-            if filled[s] or key in seen:
-                continue
-            seen.add(key)
-            filled[s] = True
-            puzzles[s], solutions[s] = cand[k], grids[k]
+        ok = np.flatnonzero(reached)
+        rank = np.arange(len(ok)) - np.searchsorted(slot[ok], slot[ok])    # place among its slot's candidates
+        for j in range(per):
+            layer = ok[(rank == j) & ~filled[slot[ok]]]
+            if not layer.size:
+                break
+            for k, key in zip(layer, keys_of(cand[layer])):
+                s = int(slot[k])
+                if filled[s] or key in seen:
+                    continue
+                seen.add(key)
+                found[targets[s]] += 1
+                filled[s] = True
+                puzzles[s], solutions[s] = cand[k], grids[k]
         pending = pending[~filled[pending]]
         if progress is not None:
             progress(n - len(pending), n)
         hopeless = np.flatnonzero((tried_by_count >= GIVE_UP_AFTER) & (reached_by_count == 0))
         stuck = pending[tries[pending] >= MAX_ATTEMPTS]
-        if hopeless.size or stuck.size:
-            g = int(hopeless[0]) if hopeless.size else int(targets[stuck[0]])
-            what = (f"none of {int(tried_by_count[g])} random grids got there" if hopeless.size else
-                    f"a puzzle used up {MAX_ATTEMPTS} random grids without a new puzzle with that many "
-                    f"givens")
+        if hopeless.size:
+            g = int(hopeless[0])
             raise ConfigError(f"givens {g}: this generator does not reach {g} givens on a {b} board "
-                              f"({what}; it reaches {PRACTICAL_MIN_GIVENS[b.size]} or more reliably)")
+                              f"(none of {int(tried_by_count[g])} random grids got there; it reaches "
+                              f"{PRACTICAL_MIN_GIVENS[b.size]} or more reliably)")
+        if stuck.size:
+            g = int(targets[stuck[0]])
+            if inequivalent and hits[stuck[0]]:
+                # its grids did get there, but only to puzzles equivalent to ones made before: classes run out
+                known = (f"; a {b} board has {INEQUIVALENT_4X4[g]}, the rarest seldom made"
+                         if b.size == 4 else "")
+                raise ConfigError(_too_few(
+                    g, b, n, int(wanted[g]), int(excluded[g]),
+                    f"{int(tried_by_count[g])} random grids tried for {g} givens got there "
+                    f"{int(reached_by_count[g])} times and found only {int(found[g] - excluded[g])} inequivalent "
+                    f"puzzles{' besides the excluded ones' if excluded[g] else ''}{known}"))
+            raise ConfigError(f"givens {g}: this generator does not reach {g} givens on a {b} board "
+                              f"(a puzzle used up {MAX_ATTEMPTS} random grids without a new puzzle with that "
+                              f"many givens; it reaches {PRACTICAL_MIN_GIVENS[b.size]} or more reliably)")
         round_ += 1
     return puzzles, solutions
+
+
+def _too_few(g: int, b: Board, n: int, wanted: int, excluded: int, why: str) -> str:
+    """The message of a givens count with fewer inequivalent puzzles than asked for."""
+    ask = f"{wanted} of the {n} puzzles asked for drew {g} givens"
+    if excluded:
+        ask += f" (and {excluded} inequivalent excluded puzzles have {g})"
+    return (f"givens {g}: {ask}, but {why}; every puzzle must be inequivalent to every other "
+            f"(no digit relabelling, transposition or row / column / band / stack permutation of another): "
+            f"ask for fewer puzzles or other givens")

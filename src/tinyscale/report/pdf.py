@@ -225,7 +225,7 @@ def _provenance(p: dict, s, number: int) -> list:
 
 def title(sections: list, p: dict) -> str:
     """A one-study campaign is titled by its study; a campaign of several by its name."""
-    return sections[0].title if len(sections) == 1 else f"Results {p['config_name']}: {len(sections)} studies"
+    return sections[0].title if len(sections) == 1 else f"Campaign {p['config_name']}: {len(sections)} studies"
 
 
 def build(sections: list, provenance: dict, out: str | Path) -> None:

@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-import pandas as pd
 import yaml
 
 PACKAGES = ["torch", "auto_LiRPA", "snakemake", "snakemake-executor-plugin-slurm", "numpy", "pandas", "scipy",
@@ -68,6 +67,8 @@ def result_devices(results: dict[str, list[Path]]) -> dict[str, list[str]]:
     = kind x processes, from a JSON record's ``device`` and ``world_size`` or a CSV's columns
     of those names (or its ``devices`` column, as scaling tables have). Files that record no
     device (datasets, say) add nothing; a label with none is left out."""
+    import pandas as pd  # here: the Snakefile imports this module at every start
+
     out = {}
     for label, paths in results.items():
         kinds: list[str] = []
