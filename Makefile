@@ -40,6 +40,8 @@ lint: setup
 	$(SMK) --lint
 
 bench: setup
+	$(PY) bench/startup.py
+	$(PY) bench/sudoku_build.py
 	$(PY) bench/verify_throughput.py
 	$(PY) bench/scaling.py
 

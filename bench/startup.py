@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -26,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
+def timed(cmd: list[str], cwd: Path, env: dict | None = None) -> float:
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
@@ -48,12 +49,15 @@ def main() -> None:
     if a.compare_with:
         commands["dry run of all (compared checkout)"] = [*SNAKEMAKE, "-s", str(a.compare_with / "Snakefile"),
                                                           "-n", "all"]
+    envs = {name: None for name in commands}
+    if a.compare_with:   # the other checkout's own library, not the one installed from this checkout
+        envs["dry run of all (compared checkout)"] = {**os.environ, "PYTHONPATH": str(a.compare_with / "src")}
     times: dict[str, list[float]] = {name: [] for name in commands}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(repeats):
             for name, cmd in commands.items():   # interleaved: a slow moment hits every command alike
                 workdir = Path(tempfile.mkdtemp(dir=tmp))
-                times[name].append(timed(cmd, workdir))
+                times[name].append(timed(cmd, workdir, envs[name]))
     stats = {name: {"min": min(t), "median": statistics.median(t), "max": max(t)} for name, t in times.items()}
     width = max(map(len, stats))
     print(f"{'command':<{width}}  {'min':>6} {'median':>6} {'max':>6}  (seconds, {repeats} runs each)")
