@@ -79,7 +79,7 @@ def test_every_job_ran_under_slurm_with_its_logs(slurm_run):
     rules = {p.relative_to(slurm_run / "results/logs/slurm").parts[0] for p in logs}
     assert rules == {f"rule_{r}" for r in ("prepare_data", "train_checkpoint", "select_samples", "attack",
                                             "verify_cell", "merge_sweep", "scaling_run",
-                                            "scaling_run_multinode", "scaling_table")}, rules
+                                            "scaling_run_multinode", "scaling_table", "sudoku_dataset")}, rules
     assert (slurm_run / "results/logs/robustness/train/trm_adv__seed0.log").read_text().strip()
     # the report's rules are local rules: they run on the submitting host, with their own logs
     assert (slurm_run / "results/report/report.pdf").stat().st_size > 100_000

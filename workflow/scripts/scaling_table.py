@@ -1,4 +1,4 @@
-"""Merge scaling runs into results/scaling/scaling.csv (the figure is the report's: rules/report.smk).
+"""Merge scaling runs into results/<study>/scaling/scaling.csv (its figure is the study's).
 
 Besides each run's row (the seed's columns, the layout, passes and samples/s),
 every row carries its configuration's repeat spread: the lowest and highest

@@ -163,7 +163,7 @@ def _run_throughput(runs: pd.DataFrame) -> pd.Series:
 
 
 def load_scaling(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """results/scaling/scaling.csv: its runs, and per configuration the mean throughput, speed-up
+    """results/robustness/scaling/scaling.csv: its runs, and per configuration the mean throughput, speed-up
     and efficiency, the lowest and highest throughput of its repeats (the spread columns of
     scaling.csv where present, else computed from its runs), the speed-up and efficiency of those
     two repeats against the smallest configuration's mean, and whether the repeats are flagged

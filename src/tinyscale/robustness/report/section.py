@@ -79,7 +79,7 @@ class Section:
                   Paragraph("Mean throughput of the repeated scaling runs (samples over the slowest rank's time), the "
                             f"lowest and highest repeat, their spread (highest / lowest {DASH} 1), the speed-up and "
                             "efficiency against the smallest run, and peak memory per process (from "
-                            "results/scaling/scaling.csv). " + rc.scaling_flag_sentence().strip(), s["body"]),
+                            "results/robustness/scaling/scaling.csv). " + rc.scaling_flag_sentence().strip(), s["body"]),
                   Spacer(1, 6), table(rc.scaling_table(), font_size=9.5), Spacer(1, 14)]
         return story
 
