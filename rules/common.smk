@@ -1,7 +1,8 @@
 # The core's helpers, for every study: config validation, command prefixes, launchers,
 # and the registries a study's rules file fills (what `all` builds, what its report
-# section reads). Nothing here, nor in any rules file, imports torch or a study's library:
-# Snakemake parses this at every start, and in every Slurm job.
+# section reads). Nothing here, nor in any rules file, imports torch, pandas or a study's
+# library (only a study's settings module, which imports nothing heavy): Snakemake parses
+# this at every start, and in every Slurm job (tests/test_config.py checks it).
 import json
 import os
 import re
@@ -176,7 +177,7 @@ def report_command():
 
 # ---------------------------------------------------------------- the campaign report (rules/report.smk)
 
-def section_files(wildcards=None):
+def section_files():
     """Every result file the selected studies' sections read (captions are the workflow's, not results)."""
     return [path for inputs in selected(REPORT_SECTIONS).values()
             for name, paths in inputs.items() if name != "captions" for path in paths]
@@ -194,6 +195,7 @@ def section_captions():
 
 
 def device_files():
+    """RESULT_DEVICES' entries of the selected studies (a label starts with its study's name)."""
     studies = set(config["studies"])
     return {label: paths for label, paths in RESULT_DEVICES.items() if label.split()[0] in studies}
 
