@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import DataError
+
 _TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
-
-from .errors import DataError
 
 
 def _read_bytes(path: Path) -> bytes:

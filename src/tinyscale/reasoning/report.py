@@ -2,29 +2,23 @@
 dataset folders (dataset.json, the inputs and the group boundaries)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from ..errors import ResultsError
+from .dataset import decode, load_split
+from .sudoku import givens
 
 TITLE = "Sudoku datasets for recursive reasoning models"
-BLANK = 1  # the token of an empty cell (0 = PAD, digits are digit + 1)
 
 
 def _split(folder: Path) -> dict:
-    try:
-        meta = json.loads((folder / "dataset.json").read_text())
-        inputs = np.load(folder / "all__inputs.npy", mmap_mode="r")
-        groups = np.load(folder / "all__group_indices.npy")
-    except (OSError, ValueError) as err:
-        raise ResultsError(f"{folder}: not a readable dataset split ({err})") from None
-    firsts = np.asarray(inputs[groups[:-1]])   # each group's first example: the original puzzle
-    givens = (firsts > BLANK).sum(axis=1)
-    return {"meta": meta, "examples": len(inputs), "puzzles": len(groups) - 1,
-            "givens": (int(givens.min()), float(givens.mean()), int(givens.max()))}
+    """A split's counts, read (and its invariants checked) by the dataset's own reader."""
+    split = load_split(folder, mmap=True)
+    groups = split["group_indices"]
+    counts = givens(decode(split["inputs"][groups[:-1]]))   # each group's first example: the original
+    return {"meta": split["metadata"], "examples": len(split["inputs"]), "puzzles": len(groups) - 1,
+            "givens": (int(counts.min()), float(counts.mean()), int(counts.max()))}
 
 
 def dataset_table(folders: list[Path]) -> pd.DataFrame:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from ..errors import ResultsError
+
 PACKAGES = ["torch", "auto_LiRPA", "snakemake", "snakemake-executor-plugin-slurm", "numpy", "pandas", "scipy",
             "scikit-learn", "matplotlib", "seaborn", "reportlab", "python-pptx"]
 
@@ -156,8 +158,6 @@ def usage_commands(record: dict, target: str | None = None) -> list[str]:
 
 def load(path: str | Path) -> dict:
     """A provenance record written by :func:`collect`, checked for the keys reports read."""
-    from ..errors import ResultsError
-
     try:
         record = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as err:
