@@ -33,6 +33,9 @@ TINY = {
     "reasoning": {
         "datasets": {"sudoku-4x4": {"source": "generate", "size": 4, "givens": [6, 8], "train_puzzles": 20,
                                     "test_puzzles": 10, "augmentations": 3}},
+        "model": {"hidden": 16, "L_layers": 1, "H_cycles": 2, "L_cycles": 1, "halt_max_steps": 2},
+        "training": {"epochs": 8, "eval_interval": 4, "batch_size": 16, "warmup_steps": 2},
+        "experiments": {"trm-tiny": {"dataset": "sudoku-4x4"}},
     },
 }
 

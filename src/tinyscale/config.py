@@ -69,7 +69,16 @@ def typed_override(value):
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
-    return yaml.safe_load(path.read_text())
+    """The schema, with each ``$defs`` entry marked ``x-overrides-of: <def>`` given that
+    def's properties without their defaults (an override names only what it changes)."""
+    schema = yaml.safe_load(path.read_text())
+    defs = schema.get("$defs", {})
+    for sub in defs.values():
+        if "x-overrides-of" in sub:
+            base = defs[sub["x-overrides-of"]]["properties"]
+            sub["properties"] = {k: {kk: vv for kk, vv in v.items() if kk != "default"}
+                                 for k, v in base.items()}
+    return schema
 
 
 def format_eps(eps: float) -> str:

@@ -46,28 +46,30 @@ def setup_logging(level: int = logging.INFO, prefix: str | None = None) -> None:
     logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
-def progress(items: Iterable[T], desc: str, total: int | None = None, every_s: float = 10.0) -> Iterator[T]:
+def progress(items: Iterable[T], desc: str, total: int | None = None, every_s: float = 10.0,
+             start: int = 0) -> Iterator[T]:
     """Iterate over ``items`` while reporting progress.
 
     On a terminal this is a tqdm bar. Elsewhere (a rule's log file) it logs a
     line at the start, at most every ``every_s`` seconds, and at the end, so
-    that logs stay short but show that work goes on.
+    that logs stay short but show that work goes on. ``start``: how many of
+    ``total`` were done before ``items`` (a resumed run).
     """
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
     if sys.stderr.isatty():
         from tqdm import tqdm
 
-        yield from tqdm(items, desc=desc, total=total, leave=False)
+        yield from tqdm(items, desc=desc, total=total, initial=start, leave=False)
         return
-    start = last = time.monotonic()
+    t0 = last = time.monotonic()
     of = f"/{total}" if total is not None else ""
-    log.info("%s: 0%s", desc, of)
-    done = 0
-    for done, item in enumerate(items, 1):
+    log.info("%s: %d%s", desc, start, of)
+    done = start
+    for done, item in enumerate(items, start + 1):
         yield item
         now = time.monotonic()
         if now - last >= every_s:
-            log.info("%s: %d%s (%.0f s)", desc, done, of, now - start)
+            log.info("%s: %d%s (%.0f s)", desc, done, of, now - t0)
             last = now
-    log.info("%s: %d%s done in %.1f s", desc, done, of, time.monotonic() - start)
+    log.info("%s: %d%s done in %.1f s", desc, done, of, time.monotonic() - t0)

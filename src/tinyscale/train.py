@@ -21,19 +21,23 @@ from torch.utils.data import DistributedSampler
 from .dist import SINGLE, World
 
 
-def lr_at(recipe: dict, epoch: int, step: int, steps_per_epoch: int) -> float:
-    """The learning rate of a step: a linear warm-up over the recipe's
-    ``warmup_epochs`` (from lr / warm-up steps up to lr), then the schedule
-    (constant, or cosine from lr to lr_min over the remaining steps)."""
-    t = epoch * steps_per_epoch + step
-    warmup = round(recipe.get("warmup_epochs", 0) * steps_per_epoch)
+def lr_at_step(t: int, total: int, warmup: int, lr: float, schedule: str = "constant",
+               lr_min: float = 0.0) -> float:
+    """The learning rate of step ``t`` of ``total``: a linear warm-up over ``warmup`` steps
+    (from lr / warmup up to lr), then constant, or cosine from lr to lr_min over the rest."""
     if t < warmup:
-        return recipe["lr"] * (t + 1) / warmup
-    if recipe["lr_schedule"] == "constant":
-        return recipe["lr"]
-    progress = (t - warmup) / max(1, recipe["epochs"] * steps_per_epoch - warmup)
-    lo, hi = recipe["lr_min"], recipe["lr"]
-    return lo + 0.5 * (hi - lo) * (1 + math.cos(math.pi * progress))
+        return lr * (t + 1) / warmup
+    if schedule == "constant":
+        return lr
+    progress = (t - warmup) / max(1, total - warmup)
+    return lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * progress))
+
+
+def lr_at(recipe: dict, epoch: int, step: int, steps_per_epoch: int) -> float:
+    """:func:`lr_at_step` for an epoch-based recipe (``warmup_epochs``, ``epochs``)."""
+    return lr_at_step(epoch * steps_per_epoch + step, recipe["epochs"] * steps_per_epoch,
+                      round(recipe.get("warmup_epochs", 0) * steps_per_epoch), recipe["lr"],
+                      recipe["lr_schedule"], recipe["lr_min"])
 
 
 class DeviceLoop:
@@ -70,8 +74,28 @@ class DeviceLoop:
             idx = idx.to(self.device)
             yield x[idx], y[idx]
 
+    def feed(self, batches: Iterable) -> Iterator:
+        """Host batches (tensors, or dicts / tuples of them) on the device, one by one."""
+        for batch in batches:
+            yield _to(batch, self.device)
+
     def optimizer_step(self, opt: torch.optim.Optimizer) -> None:
         opt.step()
+
+    def rng_state(self) -> dict[str, torch.Tensor]:
+        """The generators a training step draws from (restored on resume)."""
+        state = {"cpu": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def set_rng_state(self, state: dict[str, torch.Tensor]) -> None:
+        torch.set_rng_state(state["cpu"])
+        if "cuda" in state:
+            torch.cuda.set_rng_state(state["cuda"], self.device)
+
+    def log_device_metrics(self, step: int) -> None:
+        """Log the device's own counters (XLA: compilations and executions)."""
 
     def step_done(self) -> None:
         """End of a training step (an XLA device runs the step's graph here)."""
@@ -85,6 +109,14 @@ class DeviceLoop:
 
     def extra_metrics(self) -> dict:
         return {}
+
+
+def _to(batch, device: torch.device):
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: _to(v, device) for k, v in batch.items()}
+    return type(batch)(_to(v, device) for v in batch)
 
 
 def epoch_index(n: int, generator: torch.Generator, world: DeviceLoop | World, local_batch: int,

@@ -48,6 +48,16 @@ class _Rows(Dataset):
         return self.x[idx], self.y[idx]
 
 
+class _Stream(torch.utils.data.IterableDataset):
+    """An iterator of ready batches, as a DataLoader needs it (no workers, no collation)."""
+
+    def __init__(self, batches):
+        self.batches = batches
+
+    def __iter__(self):
+        return iter(self.batches)
+
+
 class XlaLoop(DeviceLoop):
     """This replica's XLA device; the data and evaluation stay on the host CPU."""
 
@@ -84,8 +94,28 @@ class XlaLoop(DeviceLoop):
                             generator=torch.Generator())
         return MpDeviceLoader(loader, self.device)
 
+    def feed(self, batches):
+        # host batches reach the device through a loader thread that stays ahead
+        return iter(MpDeviceLoader(_Stream(batches), self.device))
+
     def optimizer_step(self, opt: torch.optim.Optimizer) -> None:
         xm.optimizer_step(opt)   # all-reduces the gradients over the replicas, then steps
+
+    def rng_state(self) -> dict:
+        return {"cpu": torch.get_rng_state(), "xla": torch.tensor(xm.get_rng_state(self.device))}
+
+    def set_rng_state(self, state: dict) -> None:
+        torch.set_rng_state(state["cpu"])
+        xm.set_rng_state(int(state["xla"]), self.device)
+
+    def log_device_metrics(self, step: int) -> None:
+        """Seed 001's "XLA Metrics" lines: compilations, executions and transfers so far."""
+        parts = []
+        for name in ("CompileTime", "ExecuteTime", "TransferToDeviceTime", "TransferFromDeviceTime"):
+            data = met.metric_data(name)
+            if data:
+                parts.append(f"{name} {int(data[0])} x, {data[1] / 1e9:.2f} s")
+        log.info("XLA Metrics at step %d: %s", step, "; ".join(parts) or "none yet")
 
     def step_done(self) -> None:
         torch_xla.sync()

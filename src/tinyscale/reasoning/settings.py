@@ -29,3 +29,29 @@ def check(block: dict, config: dict) -> None:
             if givens[1] >= cells:
                 raise ConfigError(f"config key '{key}.givens': a {spec['size']}x{spec['size']} board has "
                                   f"{cells} cells; at most {cells - 1} givens leave something to solve")
+    for name in block["experiments"]:
+        exp = experiment(block, name)
+        key = f"{KEY}.experiments.{name}"
+        if exp["dataset"] not in block["datasets"]:
+            raise ConfigError(f"config key '{key}.dataset': no dataset {exp['dataset']!r} under "
+                              f"{KEY}.datasets (known: {', '.join(block['datasets']) or 'none'})")
+        model, training = exp["model"], exp["training"]
+        if model["mixer"] == "attention" and model["hidden"] % model["heads"]:
+            raise ConfigError(f"config key '{key}.model.heads': hidden {model['hidden']} is not a multiple "
+                              f"of {model['heads']} heads")
+        processes = config["launch"]["nproc_per_node"] * config["launch"]["nnodes"]
+        if config["device"] == "xla":
+            processes = 1     # the XLA replicas split the batch as they see fit
+        if training["batch_size"] % (training["grad_accum"] * processes):
+            raise ConfigError(f"config key '{key}.training.batch_size': {training['batch_size']} does not "
+                              f"split into grad_accum {training['grad_accum']} x {processes} processes")
+        if training["precision"] == "fp16" and config["device"] not in ("cuda", "auto"):
+            raise ConfigError(f"config key '{key}.training.precision': fp16 needs a CUDA device "
+                              f"(device is {config['device']!r}); use bf16 or fp32")
+
+
+def experiment(block: dict, name: str) -> dict:
+    """An experiment's settings: the block's model and training with its overrides on top."""
+    exp = block["experiments"][name]
+    return {"dataset": exp["dataset"], "model": {**block["model"], **exp.get("model", {})},
+            "training": {**block["training"], **exp.get("training", {})}}
