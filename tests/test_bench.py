@@ -77,3 +77,11 @@ def test_startup_quick(tmp_path):
 def test_sudoku_build_quick(tmp_path):
     out = bench("sudoku_build.py")
     assert "identical" in out.lower() and "puzzles/s" in out
+
+
+def test_trm_train_quick(tmp_path):
+    out = bench("trm_train.py", "--out", str(tmp_path / "trm.json"))
+    assert "fp32 matmul peak" in out and "matmuls" in out
+    result = json.loads((tmp_path / "trm.json").read_text())
+    assert result["quick"] and result["peak_gflops"] > 0
+    assert [r["parameters"] > 0 and r["achieved_gflops"] > 0 for r in result["runs"]] == [True, True]

@@ -212,6 +212,10 @@ def test_targeted_rebuild_builds_only_what_the_file_needs(tmp_path):
     ({"robustness": {"eps": [-0.1]}}, "robustness.eps[0]"),
     ({"robustness": {"smaples": 8}}, "robustness.smaples"),
     ({"threads": "two"}, "threads"),
+    ({"reasoning": {"training": {"lr": 0.001, "epoch": 3}}}, "reasoning.training.epoch"),
+    ({"reasoning": {"experiments": {"e": {"dataset": "sudoku-6x6", "model": {"H_cylces": 2}}}}},
+     "reasoning.experiments.e.model.H_cylces"),
+    ({"reasoning": {"experiments": {"e": {"dataset": "sudoku-9x9"}}}}, "reasoning.experiments.e.dataset"),
 ])
 def test_bad_config_stops_before_any_job(tmp_path, bad, key):
     proc = smk(tmp_path, bad, "all", check=False)

@@ -1,7 +1,6 @@
 """The shared training loop's parts: the device side (:class:`DeviceLoop`), the
 learning-rate schedule, seed 002's scaling rule, and each rank's share of an
-epoch's shuffle. A study's training (e.g. tinyscale.robustness.training) is
-written on top of them.
+epoch's shuffle. The loop itself is :func:`tinyscale.trainer.fit`.
 
 What is device-specific (where the data and the model live, how a batch
 reaches the device, how the optimizer steps, where evaluation runs) is a
@@ -41,11 +40,10 @@ def lr_at(recipe: dict, epoch: int, step: int, steps_per_epoch: int) -> float:
 
 
 class DeviceLoop:
-    """The device side of :func:`train`: the CPU or a GPU, alone or under DDP.
+    """The device side of the training loop: the CPU or a GPU, alone or under DDP.
 
-    The data sit on ``device`` as tensors and a batch is their rows; the
-    optimizer steps as usual (DDP all-reduced the gradients in backward);
-    evaluation runs on ``device`` too, sharded over the ranks.
+    Batches move to ``device``; the optimizer steps as usual (DDP all-reduced the
+    gradients in backward); evaluation runs on ``device`` too, sharded over the ranks.
     """
 
     def __init__(self, device: torch.device, world: World = SINGLE):
@@ -66,13 +64,6 @@ class DeviceLoop:
         """Move ``net`` to the device; return the module to train (DDP-wrapped under several ranks)."""
         net.to(self.device)
         return net if self.world_size == 1 else nn.parallel.DistributedDataParallel(net)
-
-    def batches(self, x: torch.Tensor, y: torch.Tensor,
-                index: Iterable[torch.Tensor]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """The rows ``x[i], y[i]`` of each index batch ``i`` (``x``, ``y`` on ``eval_device``), on the device."""
-        for idx in index:
-            idx = idx.to(self.device)
-            yield x[idx], y[idx]
 
     def feed(self, batches: Iterable) -> Iterator:
         """Host batches (tensors, or dicts / tuples of them) on the device, one by one."""
@@ -99,10 +90,6 @@ class DeviceLoop:
 
     def step_done(self) -> None:
         """End of a training step (an XLA device runs the step's graph here)."""
-
-    def host(self, net: nn.Module) -> nn.Module:
-        """The model to evaluate (on ``eval_device``) with ``net``'s current weights."""
-        return net
 
     def sum(self, value: float) -> float:
         return self.world.sum(value)

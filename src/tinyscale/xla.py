@@ -5,18 +5,18 @@ Needs torch_xla, which lives in its own environment (``make tpu-setup``:
 
 :func:`launch` starts one process per XLA device with ``torch_xla.launch``
 and calls ``fn(loop, *args)`` in each, where ``loop`` is an :class:`XlaLoop`
-that :func:`tinyscale.robustness.training.train` takes: batches reach the device through
-an ``MpDeviceLoader``, the optimizer steps with ``xm.optimizer_step`` (which
-all-reduces the gradients over the replicas) and each step's graph runs at
-``torch_xla.sync()``. Evaluation (per-epoch validation, the choice of the
-kept epoch and the final metrics) runs on the host CPU, on a CPU copy of the
-model: every replica evaluates the whole split, so all take the same decisions.
+for the core's training loop (:func:`tinyscale.trainer.fit`): batches reach the
+device through an ``MpDeviceLoader``, the optimizer steps with
+``xm.optimizer_step`` (which all-reduces the gradients over the replicas) and
+each step's graph runs at ``torch_xla.sync()``. Evaluation runs on the host
+CPU, on a CPU copy of the weights: every replica evaluates the whole split, so
+all take the same decisions. The log shows XLA's metrics (compilations,
+executions, transfers) every ``xla_metrics_every`` steps.
 """
 from __future__ import annotations
 
-import copy
 import logging
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import torch
 import torch_xla
@@ -24,7 +24,7 @@ import torch_xla.core.xla_model as xm
 import torch_xla.debug.metrics as met
 import torch_xla.runtime as xr
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import IterableDataset
 from torch_xla.distributed.parallel_loader import MpDeviceLoader
 
 from .dist import SINGLE
@@ -34,21 +34,7 @@ from .train import DeviceLoop
 log = logging.getLogger("tinyscale")
 
 
-class _Rows(Dataset):
-    """``(x[i], y[i])`` for a whole index batch ``i``: the DataLoader then
-    yields exactly the batches the host loop would cut (no collation)."""
-
-    def __init__(self, x: torch.Tensor, y: torch.Tensor):
-        self.x, self.y = x, y
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def __getitem__(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.x[idx], self.y[idx]
-
-
-class _Stream(torch.utils.data.IterableDataset):
+class _Batches(IterableDataset):
     """An iterator of ready batches, as a DataLoader needs it (no workers, no collation)."""
 
     def __init__(self, batches):
@@ -67,7 +53,6 @@ class XlaLoop(DeviceLoop):
         self.eval_device = torch.device("cpu")
         self.eval_world = SINGLE          # each replica evaluates everything on its host
         self._rank, self._world_size = xr.global_ordinal(), xr.world_size()
-        self._host: nn.Module | None = None
         if seed is not None:
             xm.set_rng_state(seed, device)  # the device's generator (PGD random starts)
 
@@ -84,19 +69,11 @@ class XlaLoop(DeviceLoop):
         return self._rank == 0
 
     def prepare(self, net: nn.Module) -> nn.Module:
-        self._host = copy.deepcopy(net).eval()   # the CPU copy evaluation runs on
         return net.to(self.device)
-
-    def batches(self, x, y, index: Iterable[torch.Tensor]):
-        # the generator keeps the DataLoader from drawing its base seed from the
-        # global one (PGD evaluation on the host draws from that)
-        loader = DataLoader(_Rows(x, y), batch_size=None, sampler=list(index),
-                            generator=torch.Generator())
-        return MpDeviceLoader(loader, self.device)
 
     def feed(self, batches):
         # host batches reach the device through a loader thread that stays ahead
-        return iter(MpDeviceLoader(_Stream(batches), self.device))
+        return iter(MpDeviceLoader(_Batches(batches), self.device))
 
     def optimizer_step(self, opt: torch.optim.Optimizer) -> None:
         xm.optimizer_step(opt)   # all-reduces the gradients over the replicas, then steps
@@ -119,11 +96,6 @@ class XlaLoop(DeviceLoop):
 
     def step_done(self) -> None:
         torch_xla.sync()
-
-    def host(self, net: nn.Module) -> nn.Module:
-        assert self._host is not None, "prepare() first"
-        self._host.load_state_dict({k: v.cpu() for k, v in net.state_dict().items()})
-        return self._host
 
     def sum(self, value: float) -> float:
         if self._world_size == 1:

@@ -12,8 +12,9 @@ make up the global batch, gradients are all-reduced, and evaluation is
 sharded with counts summed over ranks, so every rank takes the same decisions. ``scaling: sqrt`` applies seed 002's rule:
 global batch x world size, learning rate x sqrt(world size).
 
-The device side is the core's :class:`tinyscale.train.DeviceLoop` (or
-``tinyscale.xla.XlaLoop`` on an XLA device).
+It runs on the core's loop (:func:`tinyscale.trainer.fit`, with its device side
+:class:`tinyscale.train.DeviceLoop` or ``tinyscale.xla.XlaLoop``): the study gives
+its batches, loss and per-epoch evaluation as an :class:`AdversarialTask`.
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..dist import SINGLE, World
-from ..train import DeviceLoop, epoch_index, lr_at, scaled_recipe
+from ..train import DeviceLoop, epoch_index, scaled_recipe
+from ..trainer import Settings, fit
 from .attack import pgd
 from .data import Dataset
 from .models import TRMConfig, TRMMLP
@@ -62,6 +64,64 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, attack: dict | 
     return world.sum(correct) / max(1, world.sum(len(x)))
 
 
+class AdversarialTask:
+    """The :class:`tinyscale.trainer.Task` of this study: an epoch is one pass over the
+    training part in a seeded order; every epoch ends with an evaluation (clean and PGD
+    test accuracy, and the validation PGD accuracy that picks the kept epoch)."""
+
+    def __init__(self, net: TRMMLP, loop: DeviceLoop, x_tr, y_tr, x_test, y_test, x_val, y_val,
+                 recipe: dict, eval_attack: dict, seed: int):
+        self.net, self.loop, self.recipe, self.eval_attack, self.seed = net, loop, recipe, eval_attack, seed
+        self.x_tr, self.y_tr, self.x_test, self.y_test, self.x_val, self.y_val = x_tr, y_tr, x_test, y_test, x_val, y_val
+        self.local_batch = max(1, recipe["batch_size"] // loop.world_size)
+        self.steps_per_epoch = math.ceil(math.ceil(len(x_tr) / loop.world_size) / self.local_batch)
+        self.epoch, self.best = 0, (-1.0, None)
+
+    def batches(self, start_step: int):
+        gen = torch.Generator().manual_seed(self.seed)
+        for epoch in range(self.recipe["epochs"]):
+            index = epoch_index(len(self.x_tr), gen, self.loop, self.local_batch, self.steps_per_epoch)
+            for step, idx in enumerate(index):
+                if epoch * self.steps_per_epoch + step >= start_step:
+                    idx = idx.to(self.x_tr.device)
+                    yield self.x_tr[idx], self.y_tr[idx]
+
+    def loss(self, model: nn.Module, batch):
+        xb, yb = batch
+        loss = F.cross_entropy(model(xb), yb)
+        adv = self.recipe.get("adversarial")
+        if adv:
+            x_adv = pgd(self.net, xb, yb, adv["eps"], adv["steps"], adv["step_size"] * adv["eps"],
+                        random_start=adv["random_start"], loss="ce", stop_on_success=False).x_best
+            w = adv["clean_weight"]
+            loss = w * loss + (1 - w) * F.cross_entropy(model(x_adv), yb)
+        n = torch.tensor(float(len(yb)), dtype=torch.float64, device=loss.device)
+        return loss, torch.stack([loss.detach().double() * n, n])
+
+    def train_metrics(self, sums: list[float]) -> dict:
+        return {"loss": sums[0] / sums[1]}
+
+    def evaluate(self, model: nn.Module) -> dict:
+        self.epoch += 1
+        world = self.loop.eval_world
+        row = {"epoch": self.epoch,
+               "clean_acc": accuracy(model, self.x_test, self.y_test, world=world),
+               "pgd_acc": accuracy(model, self.x_test, self.y_test, self.eval_attack, world=world)}
+        if len(self.x_val):
+            row["val_pgd_acc"] = accuracy(model, self.x_val, self.y_val, self.eval_attack, world=world)
+            if row["val_pgd_acc"] > self.best[0]:
+                self.best = (row["val_pgd_acc"], copy.deepcopy(model.state_dict()))
+        log.info("epoch %d/%d clean %.3f pgd %.3f", self.epoch, self.recipe["epochs"],
+                 row["clean_acc"], row["pgd_acc"])
+        return row
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "best_acc": self.best[0], "best": self.best[1] or {}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.best = state["epoch"], (state["best_acc"], state["best"] or None)
+
+
 def train(ds: Dataset, model_cfg: dict, recipe: dict, eval_attack: dict, seed: int,
           device: torch.device, validation_fraction: float = 0.1, world: World = SINGLE,
           scaling: str = "off", loop: DeviceLoop | None = None) -> TrainResult:
@@ -69,61 +129,32 @@ def train(ds: Dataset, model_cfg: dict, recipe: dict, eval_attack: dict, seed: i
     loop = loop or DeviceLoop(device, world)
     torch.manual_seed(seed)
     net = TRMMLP(TRMConfig(input_dim=ds.input_dim, **model_cfg))
-    model = loop.prepare(net)
     recipe = scaled_recipe(recipe, loop.world_size, scaling)
     x_all, y_all = (t.to(loop.eval_device) for t in ds.tensors("train"))
     x_test, y_test = (t.to(loop.eval_device) for t in ds.tensors("test"))
     order = torch.from_numpy(np.random.default_rng(seed).permutation(len(x_all)))
     n_val = int(round(validation_fraction * len(x_all))) if recipe["select"] == "best_adversarial" else 0
     val_idx, tr_idx = order[:n_val].to(loop.eval_device), order[n_val:].to(loop.eval_device)
-    x_tr, y_tr = x_all[tr_idx], y_all[tr_idx]
+    task = AdversarialTask(net, loop, x_all[tr_idx], y_all[tr_idx], x_test, y_test, x_all[val_idx],
+                           y_all[val_idx], recipe, eval_attack, seed)
+    spe = task.steps_per_epoch
+    settings = Settings(steps=recipe["epochs"] * spe, eval_every=spe, lr=recipe["lr"],
+                        warmup_steps=round(recipe.get("warmup_epochs", 0) * spe),
+                        lr_schedule=recipe["lr_schedule"], lr_min=recipe["lr_min"],
+                        weight_decay=recipe["weight_decay"], betas=(0.9, 0.999))
+    fitted = fit(task, net, loop, settings, desc="train")
+    history = [{"epoch": r["epoch"], **{k: v for k, v in r.items() if k not in ("step", "epoch")}}
+               for r in fitted.history]
 
-    opt = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"])
-    adv = recipe.get("adversarial")
-    gen = torch.Generator().manual_seed(seed)
-    local_batch = max(1, recipe["batch_size"] // loop.world_size)
-    steps_per_epoch = math.ceil(math.ceil(len(x_tr) / loop.world_size) / local_batch)
-    eval_world = loop.eval_world
-    history, best = [], (-1.0, None)
-    for epoch in range(recipe["epochs"]):
-        model.train()
-        index = epoch_index(len(x_tr), gen, loop, local_batch, steps_per_epoch)
-        losses, sizes = [], []   # read once per epoch: no device-to-host copy per step
-        for step, (xb, yb) in enumerate(loop.batches(x_tr, y_tr, index)):
-            for group in opt.param_groups:
-                group["lr"] = lr_at(recipe, epoch, step, steps_per_epoch)
-            loss = F.cross_entropy(model(xb), yb)
-            if adv:
-                x_adv = pgd(net, xb, yb, adv["eps"], adv["steps"], adv["step_size"] * adv["eps"],
-                            random_start=adv["random_start"], loss="ce", stop_on_success=False).x_best
-                w = adv["clean_weight"]
-                loss = w * loss + (1 - w) * F.cross_entropy(model(x_adv), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            loop.optimizer_step(opt)
-            loop.step_done()
-            losses.append(loss.detach())
-            sizes.append(len(yb))
-        total_loss = sum(v * n for v, n in zip(torch.stack(losses).cpu().tolist(), sizes))
-        model.eval()
-        host = loop.host(net)
-        row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"],
-               "loss": loop.sum(total_loss) / loop.sum(sum(sizes)),
-               "clean_acc": accuracy(host, x_test, y_test, world=eval_world),
-               "pgd_acc": accuracy(host, x_test, y_test, eval_attack, world=eval_world)}
-        if n_val:
-            row["val_pgd_acc"] = accuracy(host, x_all[val_idx], y_all[val_idx], eval_attack, world=eval_world)
-            if row["val_pgd_acc"] > best[0]:
-                best = (row["val_pgd_acc"], copy.deepcopy(host.state_dict()))
-        history.append(row)
-        log.info("epoch %d/%d loss %.4f clean %.3f pgd %.3f", epoch + 1, recipe["epochs"],
-                 row["loss"], row["clean_acc"], row["pgd_acc"])
-    host = loop.host(net)
+    host = copy.deepcopy(net).to(loop.eval_device)
+    host.load_state_dict(fitted.weights)
     kept_epoch = len(history)
+    best = task.best
     if n_val:
         host.load_state_dict(best[1])
         kept_epoch = 1 + [r["val_pgd_acc"] for r in history].index(best[0])
     host.eval()
+    eval_world = loop.eval_world
     metrics = {"clean_acc": accuracy(host, x_test, y_test, world=eval_world),
                "pgd_acc": accuracy(host, x_test, y_test, eval_attack, world=eval_world),
                "kept_epoch": kept_epoch, "eval_attack": eval_attack,
