@@ -71,7 +71,7 @@ def test_training_is_deterministic_for_a_seed(digits):
 
 
 def test_warmup_ramps_the_lr_up_then_the_schedule_runs_over_the_rest():
-    from tinyscale.robustness.training import lr_at as _lr_at
+    from tinyscale.train import lr_at as _lr_at
     r = {"lr": 1.0, "lr_min": 0.0, "epochs": 10, "lr_schedule": "cosine", "warmup_epochs": 2}
     lrs = [_lr_at(r, e, s, 4) for e in range(10) for s in range(4)]
     assert lrs[:8] == pytest.approx([(i + 1) / 8 for i in range(8)])

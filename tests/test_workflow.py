@@ -228,8 +228,10 @@ def test_the_report_has_a_section_per_study_from_its_own_files(complete_run):
     from test_report import pdf_text
     text = pdf_text(complete_run / "results/report/report.pdf")
     assert "1 Robustness verification of tiny recursive models" in text
-    assert "2 Sudoku datasets for recursive reasoning models" in text and "3 Provenance" in text
+    assert "2 Recursive reasoning models on Sudoku" in text and "3 Provenance" in text
     assert "sudoku-4x4 4x4 20 80 4 10" in text   # 20 puzzles x (1 + 3 augmentations), 10 test puzzles
+    assert "trm-tiny sudoku-4x4 2 x 1" in text    # the experiment's row: T x n, then its numbers
+    assert "copying the givens scores 0.0% exact" in text
 
 
 def test_the_reasoning_dataset_loads_in_the_trm_format(complete_run):
@@ -244,17 +246,19 @@ def test_the_reasoning_dataset_loads_in_the_trm_format(complete_run):
 def test_a_study_left_out_of_studies_is_neither_built_nor_reported(tmp_path):
     only = {**TINY, "studies": ["reasoning"]}
     jobs = planned_jobs(smk(tmp_path, only, "-n", "all"))
-    assert jobs == {"sudoku_dataset": 1, "provenance": 1, "report_pdf": 1, "slides": 1, "all": 1}
+    assert jobs == {"sudoku_dataset": 1, "trm_train": 1, "provenance": 1, "report_pdf": 1, "slides": 1,
+                    "all": 1}
     # ... and its targets are still there by name
     jobs = planned_jobs(smk(tmp_path, only, "-n", "results/robustness/checkpoints/trm_std__seed0.pt"))
     assert jobs == {"prepare_data": 1, "train_checkpoint": 1}
 
 
 def test_a_changed_dataset_spec_rebuilds_only_that_study(complete_run):
-    more = {**TINY, "reasoning": {"datasets": {"sudoku-4x4": {
+    more = {**TINY, "reasoning": {**TINY["reasoning"], "datasets": {"sudoku-4x4": {
         **TINY["reasoning"]["datasets"]["sudoku-4x4"], "augmentations": 4}}}}
     jobs = planned_jobs(smk(complete_run, more, "-n", "all"))
-    assert jobs == {"sudoku_dataset": 1, "provenance": 1, "report_pdf": 1, "slides": 1, "all": 1}
+    assert jobs == {"sudoku_dataset": 1, "trm_train": 1, "provenance": 1, "report_pdf": 1, "slides": 1,
+                    "all": 1}
     smk(complete_run, TINY, "-n", "all")  # the config file back as it was
 
 
