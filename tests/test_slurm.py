@@ -79,8 +79,12 @@ def test_every_job_ran_under_slurm_with_its_logs(slurm_run):
     rules = {p.relative_to(slurm_run / "results/logs/slurm").parts[0] for p in logs}
     assert rules == {f"rule_{r}" for r in ("prepare_data", "train_checkpoint", "select_samples", "attack",
                                             "verify_cell", "merge_sweep", "scaling_run",
-                                            "scaling_run_multinode", "scaling_table", "sudoku_dataset")}, rules
+                                            "scaling_run_multinode", "scaling_table", "sudoku_dataset",
+                                            "trm_train")}, rules
     assert (slurm_run / "results/logs/robustness/train/trm_adv__seed0.log").read_text().strip()
+    # the reasoning study's TRM training ran as a Slurm job too
+    assert "test exact accuracy" in (slurm_run / "results/logs/reasoning/trm-tiny.log").read_text()
+    assert json.loads((slurm_run / "results/reasoning/trm-tiny/eval.json").read_text())["world_size"] == 1
     # the report's rules are local rules: they run on the submitting host, with their own logs
     assert (slurm_run / "results/report/report.pdf").stat().st_size > 100_000
     assert (slurm_run / "results/logs/report/report_pdf.log").exists()

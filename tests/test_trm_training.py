@@ -121,6 +121,12 @@ def test_bf16_autocast_trains_on_the_cpu(data, tmp_path):
     run([sys.executable, *train_cmd(data, tmp_path / "bf16", training)])
     report, _ = result(tmp_path / "bf16")
     assert report["precision"] == "bf16" and np.isfinite(report["test"]["lm_loss"])
+    # TensorBoard: a scalar series for the lr and every metric of metrics.csv
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(str(tmp_path / "bf16" / "tensorboard"))
+    events.Reload()
+    columns = (tmp_path / "bf16" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert set(columns) - {"step"} <= set(events.Tags()["scalars"]) and "lr" in events.Tags()["scalars"]
 
 
 def test_fp16_off_cuda_names_the_key(data, tmp_path):

@@ -254,8 +254,7 @@ def fit(task: Task, net: nn.Module, loop: DeviceLoop, settings: Settings, resume
             loop.log_device_metrics(step + 1)
 
         if (step + 1) % s.eval_every == 0 or step + 1 == s.steps:
-            eval_net.load_state_dict(to_cpu(ema.weights(net) if ema else net.state_dict()))
-            eval_net.to(loop.eval_device)
+            eval_net.load_state_dict(ema.weights(net) if ema else net.state_dict())   # copies across devices
             row = {"step": step + 1, "lr": lr,
                    **task.train_metrics([loop.sum(float(v)) for v in sums.cpu().tolist()]),
                    **task.evaluate(eval_net)}

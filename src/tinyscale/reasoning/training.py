@@ -23,6 +23,7 @@ from torch import nn
 
 from ..checkpoint import load_state, save_state
 from ..dist import World
+from ..errors import ConfigError
 from ..train import DeviceLoop
 from ..trainer import Settings
 from . import supervision
@@ -90,8 +91,8 @@ def loop_settings(training: dict, groups: int, world_size: int = 1) -> tuple[Set
     if t.get("scaling", "off") == "sqrt" and world_size > 1:
         batch, lr = batch * world_size, lr * math.sqrt(world_size)
     if batch % (t["grad_accum"] * world_size):
-        raise ValueError(f"batch_size {batch} does not split into {t['grad_accum']} accumulation "
-                         f"steps x {world_size} processes")
+        raise ConfigError(f"config key 'training.batch_size': {batch} does not split into "
+                          f"{t['grad_accum']} accumulation steps x {world_size} processes")
     steps = steps_for(t["epochs"], groups, batch)
     return Settings(
         steps=steps, eval_every=min(steps, steps_for(t["eval_interval"], groups, batch)), lr=lr,

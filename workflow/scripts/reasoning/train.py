@@ -61,7 +61,7 @@ def run(loop: DeviceLoop, a, splits: dict) -> None:
     task = SudokuTask(core, train, test, batch, settings.grad_accum, a.seed, loop,
                       a.training["eval_batch_size"])
     run_key = {"model": cfg.as_dict(), "training": settings.hashed(), "batch": batch, "seed": a.seed,
-               "data": os.path.abspath(a.data), "train_meta": meta, "device": loop.device.type}
+               "data": a.data, "train_meta": meta, "device": loop.device.type}
     resume = Resume(a.state_dir, run_key, loop.rank, loop.world_size)
     tb_work = Path(a.state_dir) / "tensorboard"
     params = sum(p.numel() for p in core.parameters())
