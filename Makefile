@@ -42,6 +42,7 @@ lint: setup
 bench: setup
 	$(PY) bench/startup.py
 	$(PY) bench/sudoku_build.py
+	$(PY) bench/trm_train.py
 	$(PY) bench/verify_throughput.py
 	$(PY) bench/scaling.py
 

@@ -18,7 +18,7 @@ Then a profile of the 512-wide model's step: the share of time in matmuls
 against everything else (element-wise ops, norms, the optimizer), which is
 where the rest of the peak goes.
 
-    .venv/bin/python bench/trm_train.py            # about 2 minutes on 2 cores
+    .venv/bin/python bench/trm_train.py            # about 40 s on 2 cores
     .venv/bin/python bench/trm_train.py --quick    # seconds (tiny batches, one timed step)
 
 Numbers also go to bench/out/trm_train.json (``--out``).

@@ -118,21 +118,19 @@ def train_args(d: Path, tag: str, epochs: int = 45) -> list[str]:
             "--history", str(d / f"{tag}.csv")]
 
 
-def test_ddp_training_one_two_processes_and_two_nodes_reach_the_same_band(inputs):
+def test_ddp_training_one_and_two_processes_reach_the_same_band(inputs):
+    # (two nodes over c10d train through the same core loop in tests/test_trm_training.py)
     d = inputs
     run([sys.executable, *train_args(d, "t1")])
     run([*standalone(2), *train_args(d, "t2")])
-    two_nodes(train_args(d, "t2n"))
-    acc = {t: json.loads((d / f"{t}.json").read_text()) for t in ("t1", "t2", "t2n")}
-    assert acc["t2"]["world_size"] == 2 and acc["t2n"]["world_size"] == 2
+    acc = {t: json.loads((d / f"{t}.json").read_text()) for t in ("t1", "t2")}
+    assert acc["t2"]["world_size"] == 2
     # Bands: this 45-epoch recipe (init default) in one process reaches clean accuracy
     # 0.956-0.972 over training seeds 0-4 (torch 2.13 CPU, 1 thread); another float
     # path (1 vs 2 threads, a proxy for 2 ranks' gradient sums or another CPU) moved the
     # 30-epoch recipe's clean accuracy by <= 0.013 per seed. Margins for other CPUs:
-    for t in ("t2", "t2n"):
-        assert abs(acc[t]["clean_acc"] - acc["t1"]["clean_acc"]) < 0.05, acc
-        assert acc[t]["clean_acc"] > 0.9, acc
-    assert acc["t1"]["clean_acc"] > 0.9, acc
+    assert abs(acc["t2"]["clean_acc"] - acc["t1"]["clean_acc"]) < 0.05, acc
+    assert acc["t1"]["clean_acc"] > 0.9 and acc["t2"]["clean_acc"] > 0.9, acc
 
 
 def test_a_crashing_rank_fails_the_job_and_a_rerun_completes(one_process_cells):
