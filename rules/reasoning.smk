@@ -39,6 +39,7 @@ rule trm_train:
         out=EXPERIMENT,
         # the resumable state: beside the outputs, so a failed job's cleanup keeps it
         state=f"{EXPERIMENT}/resume",
+        scaling=config["launch"]["scaling"],
         device=config["device"],
         threads=threads_per_process(),
         seed=config["seed"],
@@ -53,7 +54,7 @@ rule trm_train:
     shell:
         "{params.cmd} --data {params.data} --model {params.model:q} --training {params.training:q} "
         "--out {params.out} --state-dir {params.state} --seed {params.seed} --device {params.device} "
-        "--threads {params.threads} 2> {log}"
+        "--threads {params.threads} --scaling {params.scaling} 2> {log}"
 
 
 STUDY_TARGETS["reasoning"] = [f for d in DATASETS for f in dataset_files(d, ["dataset.json"])] + [

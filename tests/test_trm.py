@@ -135,11 +135,11 @@ def test_sampler_visits_every_group_once_per_epoch():
 
 
 def test_scaling_rule_and_steps():
-    t = {"batch_size": 64, "lr": 1e-3, "epochs": 10, "eval_interval": 5, "grad_accum": 1, "scaling": "sqrt",
+    t = {"batch_size": 64, "lr": 1e-3, "epochs": 10, "eval_interval": 5, "grad_accum": 1,
          "warmup_steps": 0, "lr_schedule": "constant", "lr_min": 0, "weight_decay": 0, "beta1": 0.9,
          "beta2": 0.95, "grad_clip": None, "precision": "fp32", "ema": None, "checkpoint_every_s": 60,
          "xla_metrics_every": 10}
-    s, batch_size = loop_settings(t, 640, 4)
+    s, batch_size = loop_settings(t, 640, 4, "sqrt")
     assert batch_size == 256 and s.lr == pytest.approx(2e-3) and s.steps == 25 and s.eval_every == 13
     assert isinstance(s, Settings)
 

@@ -171,3 +171,20 @@ def test_xla_training_reports_compilations_and_its_model_loads_here(data, tmp_pa
     here = evaluate(model, test, SINGLE, torch.device("cpu"))
     for k in ("exact_acc", "token_acc"):
         assert here[f"test_{k}"] == pytest.approx(report["test"][k], abs=0.02), (here, report["test"])
+
+
+class _Ranks:
+    """A stand-in for a loop's all-reduce: this rank's value plus the other ranks' ones."""
+
+    def __init__(self, others: list[int]):
+        self.world_size, self.others, self.calls = 1 + len(others), others, 0
+
+    def sum(self, value: float) -> float:
+        self.calls += 1
+        return value + sum(o ** self.calls for o in self.others)   # 1st call: steps, 2nd: squares
+
+
+@pytest.mark.parametrize("mine, others, same", [(6, [6, 6], True), (6, [5, 7], False), (-1, [6], False)])
+def test_ranks_resume_only_from_states_of_one_step(mine, others, same):
+    from tinyscale.trainer import _same_everywhere
+    assert _same_everywhere(_Ranks(others), mine) is same

@@ -201,6 +201,10 @@ def fit(task: Task, net: nn.Module, loop: DeviceLoop, settings: Settings, resume
 
     start, history, sums, seconds = 0, [], None, 0.0
     state = resume.load() if resume else None
+    if loop.world_size > 1 and not _same_everywhere(loop, state["step"] if state else -1):
+        # a kill between two ranks' writes leaves states of different steps: start over
+        log.warning("resume: the ranks' saved states are of different steps; starting from step 0")
+        state = None
     if state is not None:
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
@@ -280,6 +284,12 @@ def fit(task: Task, net: nn.Module, loop: DeviceLoop, settings: Settings, resume
         writer.close()
     final = to_cpu(ema.weights(net) if ema else net.state_dict())
     return Result(final, history, start, seconds + time.monotonic() - t0)
+
+
+def _same_everywhere(loop: DeviceLoop, value: int) -> bool:
+    """Whether every rank holds ``value`` (all ranks reach the same answer)."""
+    n, total, squares = loop.world_size, loop.sum(float(value)), loop.sum(float(value) ** 2)
+    return total * total == n * squares     # equality in Cauchy-Schwarz: all values equal
 
 
 def _all_agree(loop: DeviceLoop, flag: bool) -> bool:

@@ -24,7 +24,7 @@ from torch import nn
 from ..checkpoint import load_state, save_state
 from ..dist import World
 from ..errors import ConfigError
-from ..train import DeviceLoop
+from ..train import DeviceLoop, scaled_recipe
 from ..trainer import Settings
 from . import supervision
 from .trm import TRM, TRMConfig
@@ -83,13 +83,12 @@ def steps_for(epochs: float, groups: int, batch: int) -> int:
     return max(1, math.ceil(epochs * groups / batch))
 
 
-def loop_settings(training: dict, groups: int, world_size: int = 1) -> tuple[Settings, int]:
-    """The core loop's settings for a ``reasoning.training`` block (after seed 002's scaling
-    rule, if asked), and the global batch."""
-    t = dict(training)
+def loop_settings(training: dict, groups: int, world_size: int = 1, scaling: str = "off"
+                  ) -> tuple[Settings, int]:
+    """The core loop's settings for a ``reasoning.training`` block, and the global batch
+    (``scaling: sqrt``: seed 002's rule, batch x world size and lr x sqrt(world size))."""
+    t = scaled_recipe(training, world_size, scaling)
     batch, lr = t["batch_size"], t["lr"]
-    if t.get("scaling", "off") == "sqrt" and world_size > 1:
-        batch, lr = batch * world_size, lr * math.sqrt(world_size)
     if batch % (t["grad_accum"] * world_size):
         raise ConfigError(f"config key 'training.batch_size': {batch} does not split into "
                           f"{t['grad_accum']} accumulation steps x {world_size} processes")

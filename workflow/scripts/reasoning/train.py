@@ -33,6 +33,8 @@ def main() -> None:
     p.add_argument("--training", type=cli.json_arg, required=True, help="its training block (JSON)")
     p.add_argument("--out", required=True, help="the experiment's folder, e.g. results/reasoning/trm-6x6")
     p.add_argument("--state-dir", required=True, help="where the resumable state lives")
+    p.add_argument("--scaling", choices=["off", "sqrt"], default="off",
+                   help="sqrt: global batch x world size, lr x sqrt(world size) (seed 002)")
     a = p.parse_args()
     # every input is read and checked before anything is written
     splits = {name: dataset.load_split(Path(a.data) / name) for name in ("train", "test")}
@@ -55,7 +57,7 @@ def run(loop: DeviceLoop, a, splits: dict) -> None:
     train, test = Split.from_arrays(splits["train"]), Split.from_arrays(splits["test"])
     cfg = TRMConfig.from_dict({**a.model, "seq_len": meta["seq_len"], "vocab_size": meta["vocab_size"],
                                "puzzle_ids": meta["num_puzzle_identifiers"]})
-    settings, batch = loop_settings(a.training, train.groups, loop.world_size)
+    settings, batch = loop_settings(a.training, train.groups, loop.world_size, a.scaling)
     torch.manual_seed(a.seed)
     core = TRM(cfg)
     task = SudokuTask(core, train, test, batch, settings.grad_accum, a.seed, loop,
