@@ -135,6 +135,25 @@ def node_resources(nnodes):
     return {"nodes": nnodes, "tasks": nnodes, "tasks_per_gpu": 0, "mpi": "srun"}
 
 
+# Scaling runs (every study's): wildcards nodes and procs.
+
+def scaling_threads(wildcards):
+    """A scaling run holds every core Snakemake has (at least one per process),
+    so that no other job runs beside it and skews its timing. (Under Slurm a
+    job gets whole cores of its own; threads then sets cpus_per_task.)"""
+    if workflow.local_exec:
+        return max(workflow.cores, int(wildcards.nodes) * int(wildcards.procs))
+    return int(wildcards.procs)
+
+
+def scaling_nodes(wildcards):
+    return int(wildcards.nodes)
+
+
+def scaling_gpus(wildcards):
+    return gpus(int(wildcards.procs))
+
+
 def threads_per_process():
     """The job's CPU threads shared among the processes it starts on a node."""
     return max(1, config["threads"] // config["launch"]["nproc_per_node"])

@@ -90,22 +90,5 @@ def scaling_launch(wildcards):
     return torchrun("robustness/scaling_run.py", int(w.procs), int(w.nodes), port=port)
 
 
-def scaling_threads(wildcards):
-    """A scaling run holds every core Snakemake has (at least one per process),
-    so that no other job runs beside it and skews its timing. (Under Slurm a
-    job gets whole cores of its own; threads then sets cpus_per_task.)"""
-    if workflow.local_exec:
-        return max(workflow.cores, int(wildcards.nodes) * int(wildcards.procs))
-    return int(wildcards.procs)
-
-
-def scaling_nodes(wildcards):
-    return int(wildcards.nodes)
-
-
-def scaling_gpus(wildcards):
-    return gpus(int(wildcards.procs))
-
-
 def robustness_figures(group, category):
     return figure_outputs(FIGURES, FIGURE_GROUPS[group], "robustness", category)

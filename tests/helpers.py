@@ -35,7 +35,12 @@ TINY = {
                                     "test_puzzles": 10, "augmentations": 3}},
         "model": {"hidden": 16, "L_layers": 1, "H_cycles": 2, "L_cycles": 1, "halt_max_steps": 2},
         "training": {"epochs": 8, "eval_interval": 4, "batch_size": 16, "warmup_steps": 2},
-        "experiments": {"trm-tiny": {"dataset": "sudoku-4x4"}},
+        "experiments": {"trm-tiny": {"dataset": "sudoku-4x4"},
+                        "hrm-tiny": {"dataset": "sudoku-4x4",
+                                     "model": {"arch": "hrm", "act": "q_learning", "mixer": "attention",
+                                               "H_layers": 1, "puzzle_emb_len": 1}}},
+        "suites": {"architecture": ["trm-tiny", "hrm-tiny"]},
+        "scaling": {"min_seconds": 0, "repeats": 1},
     },
 }
 
@@ -50,7 +55,7 @@ def smk(workdir: Path, config: dict, *args: str, check: bool = True, prefix: tup
     """Snakemake on ``config`` in ``workdir``: on 2 local cores unless ``args``
     name a profile; ``prefix`` is e.g. a ``timeout -k`` wrapper."""
     cfg = workdir / "config.yaml"
-    cfg.write_text(yaml.safe_dump(config))
+    cfg.write_text(yaml.safe_dump(config, sort_keys=False))   # the config's order: experiments, suites
     cores = [] if "--profile" in args else ["--cores", "2"]
     proc = subprocess.run([*prefix, *SNAKEMAKE, *cores, "-d", str(workdir), *args, "--configfile", str(cfg)],
                           capture_output=True, text=True, timeout=timeout)

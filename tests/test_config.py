@@ -25,10 +25,19 @@ def test_shipped_configs_validate(tmp_path):
     validate(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
     paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
     paper["robustness"]["data"]["mnist_dir"] = str(tmp_path)  # the real folders are the user's
-    paper["reasoning"]["datasets"]["sudoku-extreme-1k-aug-1000"]["csv_dir"] = str(tmp_path)
+    for spec in paper["reasoning"]["datasets"].values():
+        spec["csv_dir"] = str(tmp_path)
     cfg = validate(paper)
     assert cfg["robustness"]["samples"] == 512
     assert cfg["reasoning"]["datasets"]["sudoku-extreme-1k-aug-1000"]["augmentations"] == 1000
+    # seed 001's experiments (the 18 its README lists) and seed 002's six suites
+    seed_001 = [e for e in cfg["reasoning"]["experiments"] if e[:2] in ("e1", "e2", "e3", "e4")]
+    assert len(seed_001) == 18
+    assert {"baseline", "augmentation", "hierarchical", "deep_transformer", "act_alternatives",
+            "puzzle_embeddings"} <= set(cfg["reasoning"]["suites"])
+    from tinyscale.reasoning import settings
+    ema_off = settings.experiment(cfg["reasoning"], "e2_1_ema_off")["training"]
+    assert (ema_off["batch_size"], ema_off["lr"], ema_off["warmup_steps"], ema_off["ema"]) == (1024, 4e-4, 5000, None)
 
 
 BAD = [
@@ -63,7 +72,60 @@ BAD = [
      "reasoning.datasets.s.csv_dir"),
     ({"reasoning": {"datasets": {"s": {"source": "csv", "size": 4, "csv_dir": "."}}}}, "reasoning.datasets.s.size"),
     ({"reasoning": {"datasets": {"s": {"augmentation": 3}}}}, "reasoning.datasets.s.augmentation"),
+    # an experiment's overrides: the key and the experiment named, by the schema or after the merge
+    ({"reasoning": {"experiments": {"e": {"dataset": "sudoku-6x6", "model": {"arch": "rnn"}}}}},
+     "reasoning.experiments.e.model.arch"),
+    ({"reasoning": {"experiments": {"e": {"dataset": "sudoku-6x6", "training": {"ema": 1.5}}}}},
+     "reasoning.experiments.e.training.ema"),
+    ({"reasoning": {"experiments": {"e": {"dataset": "sudoku-6x6", "modle": {}}}}}, "reasoning.experiments.e"),
+    ({"reasoning": {"experiments": {"e": {"dataset": "sudoku-6x6", "model": {"mixer": "attention", "heads": 5}}}}},
+     "reasoning.experiments.e.model.heads"),
+    ({"reasoning": {"model": {"hidden": 66}, "experiments": {"e": {"dataset": "sudoku-6x6",
+                                                                   "model": {"mixer": "attention"}}}}},
+     "reasoning.experiments.e.model.heads"),       # wrong only once merged with the base
+    ({"reasoning": {"experiments": {"e": {"dataset": "sudoku-6x6", "model": {"arch": "transformer"}}}}},
+     "reasoning.experiments.e.model.halt_max_steps"),
+    ({"reasoning": {"experiments": {"e": {"dataset": "sudoku-6x6", "training": {"batch_size": 3},
+                                          "launch": {"nproc_per_node": 2}}}}},
+     "reasoning.experiments.e.training.batch_size"),
+    ({"reasoning": {"experiments": {"e": {"dataset": "sudoku-6x6", "reference": {"exact_acc": 87.4,
+                                                                                 "source": "paper"}}}}},
+     "reasoning.experiments.e.reference.exact_acc"),
+    ({"reasoning": {"experiments": {}}}, "reasoning.experiments"),
+    ({"reasoning": {"suites": {"s": ["trm", "trm-ema"]}}}, "reasoning.suites.s"),
+    ({"reasoning": {"suites": {"s": []}}}, "reasoning.suites.s"),
+    ({"reasoning": {"baseline": "trm2"}}, "reasoning.baseline"),
+    ({"reasoning": {"scaling": {"experiment": "hrm2"}}}, "reasoning.scaling.experiment"),
 ]
+
+
+def test_an_experiment_is_the_base_with_its_overrides_deep_merged():
+    from tinyscale.reasoning import settings
+    block = validate({"reasoning": {
+        "model": {"hidden": 32}, "training": {"lr": 0.01},
+        "experiments": {"a": {"dataset": "sudoku-6x6"},
+                        "b": {"dataset": "sudoku-4x4", "model": {"H_cycles": 1}, "training": {"ema": None},
+                              "launch": {"nproc_per_node": 2}}},
+        "suites": {"s": ["b", "a"]}}})["reasoning"]
+    a, b = settings.experiment(block, "a"), settings.experiment(block, "b")
+    assert a["model"] == block["model"] and a["training"] == block["training"]
+    assert b["model"] == {**block["model"], "H_cycles": 1} and b["model"]["hidden"] == 32
+    assert b["training"] == {**block["training"], "ema": None} and b["training"]["lr"] == 0.01
+    assert b["launch"] == {"nproc_per_node": 2} and a["launch"] == {}
+    assert block["experiments"]["b"]["model"] == {"H_cycles": 1}          # the config is left as it was
+    assert settings.baseline(block) == "a" and settings.suites_of(block, "a") == ["s"]
+    assert settings.deep_merge({"x": {"y": 1, "z": 2}, "w": 0}, {"x": {"z": 3}}) == {"x": {"y": 1, "z": 3}, "w": 0}
+
+
+def test_the_tn_grid_is_the_baselines_neighbours_in_t_and_n():
+    from tinyscale.reasoning import settings
+    exps = {"base": {"dataset": "sudoku-6x6"}, "t1": {"dataset": "sudoku-6x6", "model": {"H_cycles": 1}},
+            "n4": {"dataset": "sudoku-6x6", "model": {"L_cycles": 4}},
+            "att": {"dataset": "sudoku-6x6", "model": {"mixer": "attention", "H_cycles": 1}}}
+    block = validate({"reasoning": {"experiments": exps}})["reasoning"]
+    assert settings.tn_grid(block) == ["base", "t1", "n4"]
+    block = validate({"reasoning": {"experiments": {k: exps[k] for k in ("base", "t1", "att")}}})["reasoning"]
+    assert settings.tn_grid(block) == []       # two cells are no grid
 
 
 @pytest.mark.parametrize("bad,key", BAD, ids=[k for _, k in BAD])

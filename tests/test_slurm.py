@@ -18,9 +18,13 @@ CLUSTER = ROOT / "tests" / "slurm" / "cluster.sh"
 TIMEOUT = ("timeout", "-k", "10", "900")   # snakemake under Slurm must never hang a CI run
 PROFILE = ("--profile", str(ROOT / "profiles" / "slurm"),
            "--slurm-init-seconds-before-status-checks", "2")
-# data, both checkpoints, a sweep cell per model, a 1-node and a 2-node scaling run
+# data, both checkpoints, a sweep cell per model, a 1-node and a 2-node scaling run; the
+# reasoning study's suite: a TRM on one process and an HRM on two (DDP), one scaling run
 CONFIG = with_robustness(TINY, methods=["crown"],
                          scaling={"grid": [[1, 1], [2, 1]], "repeats": 1, "min_seconds": 0})
+CONFIG["reasoning"] = {**TINY["reasoning"], "scaling": {"grid": [[1, 1]], "repeats": 1, "min_seconds": 0},
+                       "experiments": {**TINY["reasoning"]["experiments"], "hrm-tiny": {
+                           **TINY["reasoning"]["experiments"]["hrm-tiny"], "launch": {"nproc_per_node": 2}}}}
 CELL_KEYS = ["sample", "label", "prediction", "verdict", "lower_bound", "attack_margin", "bound_source"]
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="starting a Slurm cluster needs root")
@@ -81,11 +85,15 @@ def test_every_job_ran_under_slurm_with_its_logs(slurm_run):
     assert rules == {f"rule_{r}" for r in ("prepare_data", "train_checkpoint", "select_samples", "attack",
                                             "verify_cell", "merge_sweep", "scaling_run",
                                             "scaling_run_multinode", "scaling_table", "sudoku_dataset",
-                                            "trm_train")}, rules
+                                            "reasoning_train", "reasoning_scaling_run",
+                                            "reasoning_scaling_table")}, rules
     assert (slurm_run / "results/logs/robustness/train/trm_adv__seed0.log").read_text().strip()
-    # the reasoning study's TRM training ran as a Slurm job too
-    assert "test exact accuracy" in (slurm_run / "results/logs/reasoning/trm-tiny.log").read_text()
-    assert json.loads((slurm_run / "results/reasoning/trm-tiny/eval.json").read_text())["world_size"] == 1
+    # the reasoning study's suite ran as Slurm jobs too: its HRM as 2 DDP processes
+    for name, world_size in (("trm-tiny", 1), ("hrm-tiny", 2)):
+        assert "test exact accuracy" in (slurm_run / f"results/logs/reasoning/{name}.log").read_text()
+        assert json.loads((slurm_run / f"results/reasoning/{name}/eval.json").read_text())["world_size"] == world_size
+    suite = pd.read_csv(slurm_run / "results/reasoning/suites/architecture.csv")
+    assert list(suite["experiment"]) == ["trm-tiny", "hrm-tiny"] and list(suite["world_size"]) == [1, 2]
     # the report's rules are local rules: they run on the submitting host, with their own logs
     assert (slurm_run / "results/report/report.pdf").stat().st_size > 100_000
     assert (slurm_run / "results/logs/report/report_pdf.log").exists()

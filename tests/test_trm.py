@@ -9,7 +9,8 @@ import torch
 
 from tinyscale.reasoning import supervision
 from tinyscale.reasoning.training import Split, epoch_order, loop_settings, stream
-from tinyscale.reasoning.trm import TRM, TRMConfig, flops_per_example
+from tinyscale.reasoning.models import ModelConfig, flops_per_example
+from tinyscale.reasoning.trm import TRM
 from tinyscale.trainer import EMA, Settings
 
 PAPER = dict(seq_len=81, vocab_size=11, hidden=512, expansion=4, L_layers=2, H_cycles=3, L_cycles=6,
@@ -22,14 +23,14 @@ def params(model: torch.nn.Module) -> int:
 
 @pytest.mark.parametrize("mixer, millions", [("mlp_t", 5.0), ("attention", 6.8)])
 def test_paper_sudoku_model_has_the_papers_parameter_count(mixer, millions):
-    n = params(TRM(TRMConfig(**PAPER, mixer=mixer)))
+    n = params(TRM(ModelConfig(**PAPER, mixer=mixer)))
     assert abs(n / 1e6 - millions) < 0.05, n
 
 
 def tiny(**kw) -> TRM:
     torch.manual_seed(0)
-    return TRM(TRMConfig(**{**dict(seq_len=16, vocab_size=6, hidden=32, H_cycles=2, L_cycles=2,
-                                   halt_max_steps=4, heads=4), **kw}))
+    return TRM(ModelConfig(**{**dict(seq_len=16, vocab_size=6, hidden=32, H_cycles=2, L_cycles=2,
+                                     halt_max_steps=4, heads=4), **kw}))
 
 
 def batch(n=8, seq=16, vocab=6) -> dict[str, torch.Tensor]:
@@ -47,7 +48,7 @@ def test_shapes(mixer, puzzle_emb_len):
     y, z = m.initial_state(8, torch.device("cpu"))
     assert y.shape == (8, 16 + puzzle_emb_len, 32)
     y, z, logits, q = m(y, z, b["inputs"], b["puzzle_identifiers"])
-    assert logits.shape == (8, 16, 6) and q.shape == (8,)
+    assert logits.shape == (8, 16, 6) and q.shape == (8, 2)        # (q_halt, q_continue)
     assert not y.requires_grad and not z.requires_grad      # carried detached
     assert torch.allclose(q, torch.full_like(q, -5.0))      # Q head starts at its bias
 

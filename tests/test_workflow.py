@@ -177,7 +177,9 @@ def test_all_builds_the_report_and_snakemake_report_shows_its_figures(complete_r
     html = complete_run / "report.html"
     smk(complete_run, TINY, "--report", str(html))
     shown = json.loads(re.search(r"var results = (\{.*?\});\n", html.read_text()).group(1))
-    assert sorted(shown) == sorted(f"results/robustness/figures/{name}.png" for name in FIGURES)
+    reasoning = ["accuracy_by_suite", "learning_curves", "params_vs_accuracy"]
+    assert sorted(shown) == sorted([f"results/robustness/figures/{name}.png" for name in FIGURES]
+                                   + [f"results/reasoning/figures/{name}.png" for name in reasoning])
     assert all(entry["caption"].startswith("<p>") for entry in shown.values())
 
 
@@ -230,8 +232,10 @@ def test_the_report_has_a_section_per_study_from_its_own_files(complete_run):
     assert "1 Robustness verification of tiny recursive models" in text
     assert "2 Recursive reasoning models on Sudoku" in text and "3 Provenance" in text
     assert "sudoku-4x4 4x4 20 80 4 10" in text   # 20 puzzles x (1 + 3 augmentations), 10 test puzzles
-    assert "trm-tiny sudoku-4x4 2 x 1" in text    # the experiment's row: T x n, then its numbers
-    assert "copying the givens scores 0.0% exact" in text
+    table = pd.read_csv(complete_run / "results/reasoning/experiments.csv")
+    for _, row in table.iterrows():      # each experiment's exact accuracy, as the table has it
+        assert f"{100 * row['exact_acc']:.1f}%" in text
+    assert "architecture" in text        # the suite
 
 
 def test_the_reasoning_dataset_loads_in_the_trm_format(complete_run):
@@ -243,11 +247,16 @@ def test_the_reasoning_dataset_loads_in_the_trm_format(complete_run):
     assert len(test["inputs"]) == 10 and json.loads((folder / "identifiers.json").read_text()) == ["<blank>"]
 
 
+REASONING_JOBS = {"sudoku_dataset": 1, "reasoning_train": 2, "reasoning_experiments": 1, "reasoning_suite": 1,
+                  "reasoning_scaling_run": 2, "reasoning_scaling_run_multinode": 1, "reasoning_scaling_table": 1,
+                  "reasoning_figures": 1}
+REPORT_JOBS = {"provenance": 1, "report_pdf": 1, "slides": 1, "all": 1}
+
+
 def test_a_study_left_out_of_studies_is_neither_built_nor_reported(tmp_path):
     only = {**TINY, "studies": ["reasoning"]}
     jobs = planned_jobs(smk(tmp_path, only, "-n", "all"))
-    assert jobs == {"sudoku_dataset": 1, "trm_train": 1, "provenance": 1, "report_pdf": 1, "slides": 1,
-                    "all": 1}
+    assert jobs == {**REASONING_JOBS, **REPORT_JOBS}
     # ... and its targets are still there by name
     jobs = planned_jobs(smk(tmp_path, only, "-n", "results/robustness/checkpoints/trm_std__seed0.pt"))
     assert jobs == {"prepare_data": 1, "train_checkpoint": 1}
@@ -257,8 +266,48 @@ def test_a_changed_dataset_spec_rebuilds_only_that_study(complete_run):
     more = {**TINY, "reasoning": {**TINY["reasoning"], "datasets": {"sudoku-4x4": {
         **TINY["reasoning"]["datasets"]["sudoku-4x4"], "augmentations": 4}}}}
     jobs = planned_jobs(smk(complete_run, more, "-n", "all"))
-    assert jobs == {"sudoku_dataset": 1, "trm_train": 1, "provenance": 1, "report_pdf": 1, "slides": 1,
-                    "all": 1}
+    assert jobs == {**REASONING_JOBS, **REPORT_JOBS}
+    smk(complete_run, TINY, "-n", "all")  # the config file back as it was
+
+
+def test_experiments_table_has_a_row_per_experiment(complete_run):
+    table = pd.read_csv(complete_run / "results/reasoning/experiments.csv")
+    assert list(table["experiment"]) == ["trm-tiny", "hrm-tiny"]
+    assert list(table["baseline"]) == [True, False] and list(table["arch"]) == ["trm", "hrm"]
+    assert list(table["act"]) == ["halt", "q_learning"] and (table["suites"] == "architecture").all()
+    hrm = table.iloc[1]
+    assert (hrm["T"], hrm["n"], hrm["Nsup"], hrm["L_layers"], hrm["H_layers"], hrm["hidden"]) == (2, 1, 2, 1, 1, 16)
+    assert (table["parameters"] > 0).all() and (table["steps"] == 10).all() and (table["device"] == "cpu").all()
+    assert table["exact_acc"].between(0, 1).all() and (table["copy_exact_acc"] == 0).all()
+    assert (table["train_flops"] > 0).all() and table["ref_exact_acc"].isna().all()
+    # the suite's own table: the same rows
+    suite = pd.read_csv(complete_run / "results/reasoning/suites/architecture.csv")
+    pd.testing.assert_frame_equal(suite, table)
+
+
+def test_reasoning_scaling_rows(complete_run):
+    table = pd.read_csv(complete_run / "results/reasoning/scaling/scaling.csv")
+    assert set(table["devices"]) == {"1xcpu", "2xcpu", "2x1xcpu"} and (table["config"] == "train TRM").all()
+    # each process keeps the batch of 16: examples per pass = 16 x world size x 2 steps
+    assert list(table["samples"]) == [32, 64, 64] and list(table["batch"]) == [16, 32, 32]
+    assert (table["samples_per_s"] > 0).all() and (table["gpu_mem_mb"] > 100).all()
+
+
+def test_one_experiment_is_a_target_built_alone(tmp_path):
+    target = "results/reasoning/hrm-tiny/eval.json"
+    assert planned_jobs(smk(tmp_path, TINY, "-n", target)) == {"sudoku_dataset": 1, "reasoning_train": 1}
+    smk(tmp_path, TINY, target)
+    assert json.loads((tmp_path / target).read_text())["model"]["arch"] == "hrm"
+    assert sorted(p.name for p in (tmp_path / "results/reasoning").iterdir()) == ["data", "hrm-tiny"]
+
+
+def test_adding_an_experiment_plans_only_its_jobs_and_the_merge(complete_run):
+    more = {**TINY, "reasoning": {**TINY["reasoning"], "experiments": {
+        **TINY["reasoning"]["experiments"], "trm-tiny-ema-off": {"dataset": "sudoku-4x4", "training": {"ema": None}}}}}
+    jobs = planned_jobs(smk(complete_run, more, "-n", "results/reasoning/experiments.csv"))
+    assert jobs == {"reasoning_train": 1, "reasoning_experiments": 1}
+    jobs = planned_jobs(smk(complete_run, more, "-n", "all"))
+    assert jobs == {"reasoning_train": 1, "reasoning_experiments": 1, "reasoning_figures": 1, **REPORT_JOBS}
     smk(complete_run, TINY, "-n", "all")  # the config file back as it was
 
 

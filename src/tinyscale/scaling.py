@@ -1,4 +1,4 @@
-"""Scaling runs: one sweep cell's work timed over (nodes x processes), in the seed's schema.
+"""Scaling runs: a study's work (a sweep cell, training steps) timed over (nodes x processes), in the seed's schema.
 
 Throughput follows the seed: samples processed / the slowest rank's time. A
 run repeats the cell's work (``passes``) until enough wall time has passed
@@ -32,24 +32,40 @@ def devices_label(nodes: int, procs: int, kind: str) -> str:
     return f"{nodes}x{procs}x{kind}"
 
 
-def timed_passes(work: Callable[[], None], world, min_seconds: float,
-                 clock: Callable[[], float] = time.perf_counter) -> tuple[int, float]:
-    """Run ``work`` (one pass of a cell) until ``min_seconds`` of wall time have
-    passed on rank 0, at least once; returns (passes, this rank's seconds).
+class PassTimer:
+    """Counts passes of work on every rank and says when to stop: after ``min_seconds`` of
+    wall time on rank 0, at least one pass.
 
     Rank 0 decides after each pass whether another one follows and every rank
     gets its decision (a sum over ranks of rank 0's vote), so every rank does
     the same number of passes. The time includes that exchange, so a rank's
     time is the time until the slowest rank finished its last pass.
     """
-    start = clock()
-    passes = 0
+
+    def __init__(self, world, min_seconds: float, clock: Callable[[], float] = time.perf_counter):
+        self.world, self.min_seconds, self.clock = world, min_seconds, clock
+        self.start, self.passes, self.seconds = clock(), 0, 0.0
+
+    def done(self) -> bool:
+        """One more pass is done: whether it was the last (the same answer on every rank)."""
+        self.passes += 1
+        more = self.world.is_main and self.clock() - self.start < self.min_seconds
+        last = self.world.sum(1.0 if more else 0.0) == 0
+        if last:
+            self.seconds = self.clock() - self.start
+        return last
+
+
+def timed_passes(work: Callable[[], None], world, min_seconds: float,
+                 clock: Callable[[], float] = time.perf_counter) -> tuple[int, float]:
+    """Run ``work`` (one pass of a cell) until ``min_seconds`` of wall time have
+    passed on rank 0, at least once (see :class:`PassTimer`); returns (passes,
+    this rank's seconds)."""
+    timer = PassTimer(world, min_seconds, clock)
     while True:
         work()
-        passes += 1
-        more = world.is_main and clock() - start < min_seconds
-        if world.sum(1.0 if more else 0.0) == 0:
-            return passes, clock() - start
+        if timer.done():
+            return timer.passes, timer.seconds
 
 
 def run_row(method: str, nodes: int, procs: int, kind: str, batch: int, samples: int,

@@ -30,7 +30,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 import torch
 from torch import nn
@@ -187,8 +187,13 @@ def _autocast(precision: str, device: torch.device):
 
 
 def fit(task: Task, net: nn.Module, loop: DeviceLoop, settings: Settings, resume: Resume | None = None,
-        tensorboard: str | Path | None = None, desc: str = "train") -> Result:
-    """Train ``net`` on ``task`` as ``settings`` say; returns the evaluated weights and the history."""
+        tensorboard: str | Path | None = None, desc: str = "train",
+        stop: Callable[[int], bool] | None = None) -> Result:
+    """Train ``net`` on ``task`` as ``settings`` say; returns the evaluated weights and the history.
+
+    ``stop``, called after every optimizer step with the steps done, ends training there when
+    it returns True, with no evaluation (timing runs use it; it must answer alike on every rank).
+    """
     s = settings
     if s.precision == "fp16" and loop.device.type != "cuda":
         raise ConfigError(f"precision 'fp16' needs a CUDA device (this run is on {loop.device.type}); "
@@ -254,6 +259,8 @@ def fit(task: Task, net: nn.Module, loop: DeviceLoop, settings: Settings, resume
         if ema is not None:
             ema.update(net)
         loop.step_done()
+        if stop is not None and stop(step + 1):
+            break
         if (step + 1) % s.xla_metrics_every == 0:
             loop.log_device_metrics(step + 1)
 

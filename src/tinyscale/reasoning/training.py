@@ -1,4 +1,5 @@
-"""TRM training on a Sudoku dataset folder, on the core's loop (:func:`tinyscale.trainer.fit`).
+"""Training a reasoning model (TRM, HRM, transformer) on a Sudoku dataset folder, on the
+core's loop (:func:`tinyscale.trainer.fit`).
 
 Batches follow the original sampler: an *epoch* visits every group (an
 original puzzle with its augmentations) once, in a seeded random order, and
@@ -27,7 +28,7 @@ from ..errors import ConfigError
 from ..train import DeviceLoop, scaled_recipe
 from ..trainer import Settings
 from . import supervision
-from .trm import TRM, TRMConfig
+from .models import MODEL_NAMES, ModelConfig, build_model
 
 MODEL_FORMAT = "tinyscale-trm"
 
@@ -102,9 +103,9 @@ def loop_settings(training: dict, groups: int, world_size: int = 1, scaling: str
 
 
 class SudokuTask:
-    """The :class:`tinyscale.trainer.Task` of TRM on a Sudoku dataset."""
+    """The :class:`tinyscale.trainer.Task` of a reasoning model on a Sudoku dataset."""
 
-    def __init__(self, core: TRM, train: Split, test: Split, batch: int, grad_accum: int, seed: int,
+    def __init__(self, core: nn.Module, train: Split, test: Split, batch: int, grad_accum: int, seed: int,
                  loop: DeviceLoop, eval_batch: int = 512):
         self.core, self.train, self.test, self.seed, self.loop = core, train, test, seed, loop
         self.micro = batch // grad_accum                   # global rows per micro-batch
@@ -140,7 +141,35 @@ class SudokuTask:
         self.carry = supervision.Carry.from_state(carry, self.loop.device) if carry else None
 
 
-def evaluate(model: TRM, split: Split, world: World, device: torch.device, batch: int = 512,
+@dataclass
+class Run:
+    """What a training run needs, built from a dataset's splits and an experiment's blocks."""
+    cfg: ModelConfig
+    core: nn.Module
+    task: "SudokuTask"
+    settings: Settings
+    batch: int                 # global
+    name: str                  # the arch's display name
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.core.parameters())
+
+
+def prepare(loop: DeviceLoop, splits: dict, model: dict, training: dict, seed: int, scaling: str = "off") -> Run:
+    """The model (seeded), the task and the loop's settings for ``splits`` (dataset.load_split's)."""
+    meta = splits["train"]["metadata"]
+    train, test = Split.from_arrays(splits["train"]), Split.from_arrays(splits["test"])
+    cfg = ModelConfig.from_dict({**model, "seq_len": meta["seq_len"], "vocab_size": meta["vocab_size"],
+                                 "puzzle_ids": meta["num_puzzle_identifiers"]})
+    settings, batch = loop_settings(training, train.groups, loop.world_size, scaling)
+    torch.manual_seed(seed)
+    core = build_model(cfg)
+    task = SudokuTask(core, train, test, batch, settings.grad_accum, seed, loop, training["eval_batch_size"])
+    return Run(cfg, core, task, settings, batch, MODEL_NAMES[cfg.arch])
+
+
+def evaluate(model: nn.Module, split: Split, world: World, device: torch.device, batch: int = 512,
              prefix: str = "test_") -> dict[str, float]:
     """All Nsup steps on ``split`` (sharded over ``world``'s ranks, sums all-reduced)."""
     model.eval()
@@ -153,13 +182,16 @@ def evaluate(model: TRM, split: Split, world: World, device: torch.device, batch
     return supervision.rates([world.sum(float(v)) for v in total], prefix)
 
 
-def save_model(path, cfg: TRMConfig, weights: dict[str, torch.Tensor], meta: dict) -> None:
+def save_model(path, cfg: ModelConfig, weights: dict[str, torch.Tensor], meta: dict) -> None:
     save_state(path, MODEL_FORMAT, {"config": cfg.as_dict(), "state_dict": weights, "meta": meta})
 
 
-def load_model(path) -> tuple[TRM, dict]:
-    """A trained TRM (weights_only load) in eval mode, and the metadata saved with it."""
-    payload = load_state(Path(path), MODEL_FORMAT, "TRM")
-    model = TRM(TRMConfig.from_dict(payload["config"]))
+def load_model(path) -> tuple[nn.Module, dict]:
+    """A trained model of any arch (weights_only load) in eval mode, and the metadata saved with it.
+
+    The format keeps TRM's name: a model saved before there were archs has no ``arch``
+    key and loads as the TRM it is (the config's defaults)."""
+    payload = load_state(Path(path), MODEL_FORMAT, "reasoning model")
+    model = build_model(ModelConfig.from_dict(payload["config"]))
     model.load_state_dict(payload["state_dict"])
     return model.eval(), payload["meta"]

@@ -9,13 +9,21 @@ A study's section lives in its own package, ``tinyscale.<study>.report``, whose
 ``section(inputs, provenance)`` reads the study's result files (``inputs``: lists of
 paths by name, as the study's rules file gives them) and returns an object with
 ``title``, ``facts()``, ``one_line()``, ``summary()``, ``story(styles, number)`` and
-``slides(prs)``. The report script imports only the sections it is given.
+``slides(prs)``. The report script imports only the sections it is given. Every study's
+figures share :mod:`.figures` (their theme and writer) and captions read by :func:`caption`.
 """
 from __future__ import annotations
 
 import importlib
+import re
+from pathlib import Path
 
 FIGURE_DPI = 200
+
+
+def caption(path: str | Path) -> str:
+    """A caption file's text on one line (the same file captions Snakemake's HTML report)."""
+    return re.sub(r"\s+", " ", Path(path).read_text()).strip()
 
 
 def section(study: str, inputs: dict[str, list[str]], provenance: dict):

@@ -1,4 +1,4 @@
-"""Train one TRM experiment on a Sudoku dataset folder (the reasoning study).
+"""Train one experiment of the reasoning study (TRM, HRM or a transformer) on a Sudoku dataset folder.
 
 Writes into --out: model.pt (the evaluated weights: the EMA's when on,
 weights_only), metrics.csv (train and test metrics per evaluation),
@@ -10,18 +10,18 @@ hash of the settings; a rerun resumes from it, and a finished run removes it.
 Runs alone, under torchrun or srun (DDP), or with ``--device xla`` on the XLA
 device(s) (.venv-tpu), one process per device started by torch_xla.launch.
 """
+import math
 import os
 import shutil
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from tinyscale import cli, dist, io, runtime
 from tinyscale.errors import ConfigError
 from tinyscale.reasoning import dataset, supervision
-from tinyscale.reasoning.training import SudokuTask, Split, loop_settings, save_model
-from tinyscale.reasoning.trm import TRM, TRMConfig
+from tinyscale.reasoning.models import flops_per_example
+from tinyscale.reasoning.training import prepare, save_model
 from tinyscale.train import DeviceLoop
 from tinyscale.trainer import Resume, fit
 
@@ -54,28 +54,26 @@ def main() -> None:
 
 def run(loop: DeviceLoop, a, splits: dict) -> None:
     meta = splits["train"]["metadata"]
-    train, test = Split.from_arrays(splits["train"]), Split.from_arrays(splits["test"])
-    cfg = TRMConfig.from_dict({**a.model, "seq_len": meta["seq_len"], "vocab_size": meta["vocab_size"],
-                               "puzzle_ids": meta["num_puzzle_identifiers"]})
-    settings, batch = loop_settings(a.training, train.groups, loop.world_size, a.scaling)
-    torch.manual_seed(a.seed)
-    core = TRM(cfg)
-    task = SudokuTask(core, train, test, batch, settings.grad_accum, a.seed, loop,
-                      a.training["eval_batch_size"])
+    r = prepare(loop, splits, a.model, a.training, a.seed, a.scaling)
+    cfg, settings, batch, test = r.cfg, r.settings, r.batch, r.task.test
     run_key = {"model": cfg.as_dict(), "training": settings.hashed(), "batch": batch, "seed": a.seed,
                "data": a.data, "train_meta": meta, "device": loop.device.type}
     resume = Resume(a.state_dir, run_key, loop.rank, loop.world_size)
     tb_work = Path(a.state_dir) / "tensorboard"
-    params = sum(p.numel() for p in core.parameters())
-    cli.log.info("TRM %s: %d parameters; %d steps of global batch %d (%d processes, %s), eval every %d",
-                 cfg.mixer, params, settings.steps, batch, loop.world_size, loop.device.type, settings.eval_every)
-    result = fit(task, core, loop, settings, resume, tb_work, desc="train TRM")
+    cli.log.info("%s %s: %d parameters; %d steps of global batch %d (%d processes, %s), eval every %d",
+                 r.name, cfg.mixer, r.parameters, settings.steps, batch, loop.world_size, loop.device.type,
+                 settings.eval_every)
+    result = fit(r.task, r.core, loop, settings, resume, tb_work, desc=f"train {r.name}")
     if loop.rank != 0:
         return
+    side = math.isqrt(meta["seq_len"])
     final = {k.removeprefix("test_"): v for k, v in result.history[-1].items() if k.startswith("test_")}
     report = {"experiment": Path(a.out).name, "dataset": a.data, "test_puzzles": len(test.inputs),
               "test": final, "copy_baseline": supervision.copy_baseline(test.inputs, test.labels),
-              "parameters": params, "steps": settings.steps, "global_batch": batch, "lr": settings.lr,
+              "data": {"board": f"{side}x{side}", "train_puzzles": r.task.train.groups,
+                       "train_examples": len(r.task.train.inputs)},
+              "flops_per_example": flops_per_example(cfg), "parameters": r.parameters, "steps": settings.steps,
+              "global_batch": batch, "lr": settings.lr,
               "world_size": loop.world_size, "device": device_kind(loop), "precision": settings.precision,
               "seed": a.seed, "resumed_from_step": result.resumed_from, "train_seconds": result.seconds,
               "model": cfg.as_dict(), "training": a.training, **loop.extra_metrics()}

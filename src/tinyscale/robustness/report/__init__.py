@@ -6,15 +6,10 @@ section: the section's PDF pages and slides
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from ...errors import ResultsError
-
-
-def caption(path: Path) -> str:
-    """A caption file's text on one line (the same file captions Snakemake's HTML report)."""
-    return re.sub(r"\s+", " ", Path(path).read_text()).strip()
+from ...report import caption
 
 
 def section(inputs: dict[str, list[str]], provenance: dict):

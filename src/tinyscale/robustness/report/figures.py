@@ -17,11 +17,10 @@ import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from ... import io  # noqa: E402
 from ...config import format_eps  # noqa: E402
 from ...scaling import UNSTABLE  # noqa: E402
 from ..verify import VERDICTS  # noqa: E402
-from ...report import FIGURE_DPI  # noqa: E402
+from ...report.figures import save, theme  # noqa: E402,F401  (the CLI calls them from here)
 from .results import methods_in  # noqa: E402
 
 MARKERS = {"IBP": "s", "CROWN": "^", "alpha-CROWN": "o"}
@@ -30,23 +29,9 @@ VERDICT_COLOURS = dict(zip(VERDICTS, ["#1b9e77", "#d95f02", "#b3b3b3", "#e6ab02"
 NODE_COLOURS = ["#4d4d4d", "#a6761d", "#666666", "#e7298a"]  # scaling: 1 node, 2 nodes, ... (not model colours)
 
 
-def theme() -> None:
-    sns.set_theme(context="paper", style="whitegrid", font_scale=1.3,
-                  rc={"axes.titleweight": "bold", "svg.hashsalt": "tinyscale", "legend.frameon": False})
-
-
 def model_colours(models: list[str]) -> dict[str, tuple]:
     palette = sns.color_palette("colorblind", 10) if len(models) <= 10 else sns.color_palette("husl", len(models))
     return dict(zip(models, palette))
-
-
-def save(fig: plt.Figure, png, svg) -> None:
-    """Both formats, written atomically and without timestamps (same results, same bytes)."""
-    for path, meta in ((png, {"Software": None}), (svg, {"Date": None})):
-        fmt = str(path).rsplit(".", 1)[1]
-        with io.atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=FIGURE_DPI, bbox_inches="tight", metadata=meta)
-    plt.close(fig)
 
 
 def _models(table: pd.DataFrame, colours: dict) -> list[str]:
