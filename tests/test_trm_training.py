@@ -31,7 +31,7 @@ EXP = settings.experiment(validate(copy.deepcopy(TINY))["reasoning"], "trm-tiny"
 # A model that learns 4x4 boards in seconds (exact accuracy ~0.9 on held-out puzzles).
 MODEL = {**EXP["model"], "hidden": 32, "L_layers": 2}
 TRAINING = {**EXP["training"], "epochs": 40, "eval_interval": 20, "batch_size": 32, "lr": 3e-3,
-            "warmup_steps": 10}
+            "warmup_steps": 10, "ema": 0.99}   # the recipe its accuracy band was measured with
 
 
 @pytest.fixture(scope="module")
