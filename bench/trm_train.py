@@ -6,10 +6,10 @@ mlp_t, 16 puzzle-embedding positions, 9x9 boards), it times full training
 steps of the core's recipe parts (TRM supervision step: forward, stable-max
 loss, backward, clipping, AdamW) and reports examples/s, tokens/s (81 or 36
 cells an example) and achieved FLOP/s. Beside them, in the same run, HRM
-(act q_learning, attention) at the embedded size (6x6, hidden 64, two H and
-two L blocks, 2 x 2 cycles) and at the HRM paper's size (hidden 512, four H
-and four L blocks, 2 x 2 cycles, one puzzle position, 27.3M parameters) at a
-small batch.
+(act q_learning) as the embedded grid has it (6x6, hidden 64, mlp_t, one H and
+one L block, 2 x 2 cycles, one puzzle position) and at the HRM paper's size
+(hidden 512, attention, four H and four L blocks, 2 x 2 cycles, one puzzle
+position, 27.3M parameters) at a small batch.
 
 FLOPs are counted analytically (tinyscale.reasoning.models.flops_per_example):
 2 x in x out per position for every Linear, plus attention's scores; TRM's
@@ -51,8 +51,8 @@ EMBEDDED = dict(seq_len=36, vocab_size=8, hidden=64, expansion=4, L_layers=2, H_
                 halt_max_steps=4)
 PAPER = dict(seq_len=81, vocab_size=11, hidden=512, expansion=4, L_layers=2, H_cycles=3, L_cycles=6,
              puzzle_emb_len=16, halt_max_steps=16)
-HRM_EMBEDDED = {**EMBEDDED, "arch": "hrm", "act": "q_learning", "mixer": "attention", "heads": 4,
-                "H_layers": 2, "L_layers": 2}
+HRM_EMBEDDED = {**EMBEDDED, "arch": "hrm", "act": "q_learning", "H_layers": 1, "L_layers": 1,
+                "puzzle_emb_len": 1}   # the embedded grid's hrm
 HRM_PAPER = dict(seq_len=81, vocab_size=11, hidden=512, heads=8, expansion=4, H_layers=4, L_layers=4,
                  H_cycles=2, L_cycles=2, mixer="attention", puzzle_emb_len=1, halt_max_steps=16,
                  arch="hrm", act="q_learning")
@@ -129,7 +129,7 @@ def main() -> None:
     runs = [("TRM embedded (6x6, hidden 64, T=2, n=2)", ModelConfig(**EMBEDDED), 8 if quick else 128,
              1 if quick else 5),
             ("TRM paper (9x9, hidden 512, T=3, n=6)", ModelConfig(**PAPER), 2 if quick else 16, 1 if quick else 3)]
-    hrm_runs = [("HRM embedded (6x6, hidden 64, 2+2 blocks)", ModelConfig(**HRM_EMBEDDED), 8 if quick else 128,
+    hrm_runs = [("HRM embedded (6x6, hidden 64, 1+1 blocks)", ModelConfig(**HRM_EMBEDDED), 8 if quick else 128,
                  1 if quick else 5),
                 ("HRM paper (9x9, hidden 512, 4+4 blocks)", ModelConfig(**HRM_PAPER), 1 if quick else 8,
                  1 if quick else 3)]
