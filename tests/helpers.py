@@ -28,7 +28,7 @@ TINY = {
         },
         "samples": 8, "eps": [0.05], "batch_size": 4, "attack": {"steps": 5},
         "alpha_crown": {"iterations": 3},
-        "scaling": {"min_seconds": 0},
+        "scaling": {"min_seconds": 0, "repeats": 2},   # config/config.yaml's 1 would merge in
     },
     "reasoning": {
         "datasets": {"sudoku-4x4": {"source": "generate", "size": 4, "givens": [6, 8], "train_puzzles": 20,
