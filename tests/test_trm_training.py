@@ -162,7 +162,7 @@ def test_xla_training_through_the_tpu_profile(tmp_path, monkeypatch):
     experiment = {"dataset": "sudoku-4x4", "model": MODEL,
                   "training": {"epochs": 120, "eval_interval": 60, "batch_size": 32, "xla_metrics_every": 20}}
     cfg = {**TINY, "studies": ["reasoning"],
-           "reasoning": {**TINY["reasoning"], "experiments": {"trm-xla": experiment}}}
+           "reasoning": {**TINY["reasoning"], "experiments": {"trm-xla": experiment}, "suites": {}}}
     smk(tmp_path, cfg, "--profile", str(ROOT / "profiles" / "tpu"), "--cores", "2",
         "results/reasoning/trm-xla/eval.json")
     out = tmp_path / "results/reasoning/trm-xla"
