@@ -19,6 +19,7 @@ from xml.sax.saxutils import escape
 import pandas as pd
 
 from ..errors import ResultsError
+from ..report import read_csv
 from .dataset import decode, load_split
 from .results import COLUMNS as EXPERIMENT_COLUMNS
 from .sudoku import givens
@@ -62,24 +63,11 @@ def dataset_table(folders: list[Path]) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- the experiments: reading
 
-def _read_csv(path: str | Path, columns: list[str]) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise ResultsError(f"{path}: not a readable CSV file ({err})") from None
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ResultsError(f"{path}: missing column(s) {', '.join(missing)}")
-    if frame.empty:
-        raise ResultsError(f"{path}: no rows")
-    return frame
-
-
 def load_experiments(path: str | Path) -> pd.DataFrame:
     """experiments.csv, checked: every column, unique experiment names, exactly one baseline.
     ``suites`` becomes a string (empty where no suite lists the experiment) and ``baseline``
     a bool, whatever the CSV reader made of them."""
-    table = _read_csv(path, EXPERIMENT_COLUMNS)
+    table = read_csv(path, EXPERIMENT_COLUMNS)
     table["experiment"] = table["experiment"].astype(str)
     twice = sorted(set(table.loc[table["experiment"].duplicated(), "experiment"]))
     if twice:
@@ -103,7 +91,7 @@ def load_metrics(paths: list[str | Path], table: pd.DataFrame) -> dict[str, pd.D
         if name not in known:
             raise ResultsError(f"{path}: experiment {name} (its folder's name) is not in experiments.csv "
                                f"(experiments: {', '.join(table['experiment'])})")
-        histories[name] = _read_csv(path, METRICS_COLUMNS).sort_values("step", kind="stable")
+        histories[name] = read_csv(path, METRICS_COLUMNS).sort_values("step", kind="stable")
     return histories
 
 
@@ -289,7 +277,7 @@ def scaling_rows(path: str | Path) -> pd.DataFrame:
     the largest peak memory of a process. Each process keeps the experiment's batch."""
     from ..scaling import COLUMNS, throughput_table
 
-    runs = _read_csv(path, COLUMNS + ["nodes", "procs_per_node", "world_size", "passes"])
+    runs = read_csv(path, COLUMNS + ["nodes", "procs_per_node", "world_size", "passes"])
     t = throughput_table(runs)
     return pd.DataFrame({"devices": t["devices"], "world size": t["world_size"],
                          "global batch": [int(runs.loc[runs["devices"] == d, "batch"].iat[0]) for d in t["devices"]],

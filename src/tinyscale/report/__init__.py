@@ -21,6 +21,26 @@ from pathlib import Path
 FIGURE_DPI = 200
 
 
+def read_csv(path: str | Path, columns: list[str]):
+    """A result table every section reads the same way: one clear error naming the file when it
+    is unreadable, lacks one of ``columns`` or has no rows. (pandas is imported here, not at
+    the top: the Snakefile imports this package through report.provenance at every start.)"""
+    import pandas as pd
+
+    from ..errors import ResultsError
+
+    try:
+        table = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ResultsError(f"{path}: not a readable CSV file ({err})") from None
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ResultsError(f"{path}: missing column(s) {', '.join(missing)}")
+    if table.empty:
+        raise ResultsError(f"{path}: no rows")
+    return table
+
+
 def caption(path: str | Path) -> str:
     """A caption file's text on one line (the same file captions Snakemake's HTML report)."""
     return re.sub(r"\s+", " ", Path(path).read_text()).strip()

@@ -27,6 +27,7 @@ from ...config import format_eps
 from ...scaling import UNSTABLE, throughput_table
 from ..verify import METHOD_ORDER, VERDICTS
 from ...errors import ResultsError
+from ...report import read_csv
 
 SWEEP_COLUMNS = ["model", "train_seed", "epsilon", "bound", "total", "avg_time_s", "avg_mem_MB", *VERDICTS]
 CELL_COLUMNS = ["model", "train_seed", "method", "epsilon", "sample", "verdict"]
@@ -36,19 +37,6 @@ SCALING_COLUMNS = ["config", "devices", "samples", "total_time_s", "gpu_mem_mb",
 METRICS_KEYS = ["clean_acc", "pgd_acc", "kept_epoch", "recipe", "eval_attack", "seed"]
 DASH = "\u2013"  # en dash, for ranges: 65.6–78.1%
 SPREAD_FLAG = re.compile(r"repeats differ by")
-
-
-def read_csv(path: str | Path, columns: list[str]) -> pd.DataFrame:
-    try:
-        table = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise ResultsError(f"{path}: not a readable CSV file ({err})") from None
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise ResultsError(f"{path}: missing column(s) {', '.join(missing)}")
-    if table.empty:
-        raise ResultsError(f"{path}: no rows")
-    return table
 
 
 def read_json(path: str | Path, keys: list[str]) -> dict:
