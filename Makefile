@@ -25,10 +25,14 @@ TPU_STAMP := $(TPU_VENV)/.installed
 
 tpu-setup: $(TPU_STAMP)
 
-$(TPU_STAMP): envs/tpu.txt pyproject.toml
+# --no-cache-dir: pip would keep a second copy of the ~3 GB of CUDA wheels in ~/.cache.
+TPU_PIP   := $(TPU_PY) -m pip install -q --disable-pip-version-check --no-compile --no-cache-dir
+
+$(TPU_STAMP): envs/tpu-torch.txt envs/tpu.txt pyproject.toml
 	test -x $(TPU_PY) || python3 -m venv $(TPU_VENV)
-	$(TPU_PY) -m pip install -q --disable-pip-version-check --no-compile -r envs/tpu.txt
-	$(TPU_PY) -m pip install -q --disable-pip-version-check --no-compile --no-deps -e .
+	$(TPU_PIP) -r envs/tpu.txt
+	$(TPU_PIP) --no-deps -r envs/tpu-torch.txt
+	$(TPU_PIP) --no-deps -e .
 	touch $@
 
 demo: setup
