@@ -19,6 +19,7 @@ report: "workflow/report/workflow.rst"
 include: "rules/common.smk"
 include: "rules/robustness.smk"
 include: "rules/reasoning.smk"
+include: "rules/curvature.smk"
 include: "rules/report.smk"
 
 

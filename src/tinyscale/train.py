@@ -21,13 +21,16 @@ from .dist import SINGLE, World
 
 
 def lr_at_step(t: int, total: int, warmup: int, lr: float, schedule: str = "constant",
-               lr_min: float = 0.0) -> float:
+               lr_min: float = 0.0, milestones: tuple[int, ...] = (), gamma: float = 0.1) -> float:
     """The learning rate of step ``t`` of ``total``: a linear warm-up over ``warmup`` steps
-    (from lr / warmup up to lr), then constant, or cosine from lr to lr_min over the rest."""
+    (from lr / warmup up to lr), then constant, cosine from lr to lr_min over the rest, or
+    step: lr x gamma for every milestone step reached (PyTorch's MultiStepLR)."""
     if t < warmup:
         return lr * (t + 1) / warmup
     if schedule == "constant":
         return lr
+    if schedule == "step":
+        return lr * gamma ** sum(t >= m for m in milestones)
     progress = (t - warmup) / max(1, total - warmup)
     return lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * progress))
 

@@ -7,10 +7,12 @@ does the rest, the same way on every backend:
 - the device side through a :class:`tinyscale.train.DeviceLoop` (CPU, CUDA,
   DDP under torchrun or srun) or ``tinyscale.xla.XlaLoop`` (MpDeviceLoader,
   ``xm.optimizer_step``);
-- AdamW with warm-up then a constant or cosine lr, gradient accumulation,
-  clipping, fp32 / bf16 autocast / fp16 with a gradient scaler (CUDA);
+- AdamW (or SGD with momentum) with warm-up then a constant, cosine or
+  step lr, gradient accumulation, clipping, fp32 / bf16 autocast / fp16 with a
+  gradient scaler (CUDA);
 - an EMA of the weights (identical on every rank: DDP keeps the weights
-  identical), which evaluation uses;
+  identical), which evaluation uses; optionally the weights of the best
+  evaluation are kept and returned instead of the last (early stopping);
 - resume: every ``checkpoint_every_s`` seconds and at each evaluation the
   full state (model, optimizer, scaler, EMA, RNG, step, the task's carried
   state, the metrics so far) is written atomically, one file per rank, keyed
@@ -52,10 +54,15 @@ class Settings:
     eval_every: int                      # steps between evaluations (the last step always evaluates)
     lr: float
     warmup_steps: int = 0
-    lr_schedule: str = "constant"        # constant | cosine
+    lr_schedule: str = "constant"        # constant | cosine | step
     lr_min: float = 0.0
+    lr_milestones: tuple[int, ...] = ()  # step: steps at which the lr is multiplied by lr_gamma
+    lr_gamma: float = 0.1
+    optimizer: str = "adamw"             # adamw | sgd
+    momentum: float = 0.9                # sgd
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
+    keep_best: str | None = None         # an evaluation metric: return the weights where it was highest
     grad_clip: float | None = None       # max global gradient norm
     grad_accum: int = 1                  # micro-batches per optimizer step
     precision: str = "fp32"              # fp32 | bf16 | fp16 (CUDA)
@@ -177,6 +184,7 @@ class Result:
     history: list[dict]                   # one row per evaluation
     resumed_from: int                     # the step this process started at
     seconds: float                        # training time, over every resumed part
+    best_step: int | None = None          # keep_best: the step whose weights these are
 
 
 def _autocast(precision: str, device: torch.device):
@@ -188,23 +196,27 @@ def _autocast(precision: str, device: torch.device):
 
 def fit(task: Task, net: nn.Module, loop: DeviceLoop, settings: Settings, resume: Resume | None = None,
         tensorboard: str | Path | None = None, desc: str = "train",
-        stop: Callable[[int], bool] | None = None) -> Result:
+        stop: Callable[[int], bool] | None = None,
+        on_eval: Callable[[int, nn.Module], None] | None = None) -> Result:
     """Train ``net`` on ``task`` as ``settings`` say; returns the evaluated weights and the history.
 
     ``stop``, called after every optimizer step with the steps done, ends training there when
     it returns True, with no evaluation (timing runs use it; it must answer alike on every rank).
+    ``on_eval`` is called after every evaluation with the step and the evaluated network (on
+    every rank; a resumed run does not repeat the calls of the evaluations before its start).
     """
     s = settings
     if s.precision == "fp16" and loop.device.type != "cuda":
         raise ConfigError(f"precision 'fp16' needs a CUDA device (this run is on {loop.device.type}); "
                           "use bf16 or fp32")
     model = loop.prepare(net)
-    opt = torch.optim.AdamW(model.parameters(), lr=s.lr, betas=tuple(s.betas), weight_decay=s.weight_decay)
+    opt = _optimizer(s, model.parameters())
     scaler = torch.amp.GradScaler("cuda") if s.precision == "fp16" else None
     ema = EMA(net, s.ema) if s.ema else None
     eval_net = copy.deepcopy(net).to(loop.eval_device).eval()   # the weights evaluation sees
 
     start, history, sums, seconds = 0, [], None, 0.0
+    best = None                                  # keep_best: {"step", "value", "weights"} on the CPU
     state = resume.load() if resume else None
     if loop.world_size > 1 and not _same_everywhere(loop, state["step"] if state else -1):
         # a kill between two ranks' writes leaves states of different steps: start over
@@ -221,6 +233,7 @@ def fit(task: Task, net: nn.Module, loop: DeviceLoop, settings: Settings, resume
         task.load_state_dict(state["task"])
         start, history, sums = state["step"], state["history"], state["sums"].to(loop.device)
         seconds = state["seconds"]
+        best = state.get("best") or None
         log.info("resume: continuing from step %d/%d (%s)", start, s.steps, resume.path)
     writer = _tensorboard(tensorboard, start) if tensorboard and loop.rank == 0 else None
 
@@ -229,13 +242,13 @@ def fit(task: Task, net: nn.Module, loop: DeviceLoop, settings: Settings, resume
                             "scaler": scaler.state_dict() if scaler else {},
                             "ema": ema.state_dict() if ema else {}, "rng": loop.rng_state(),
                             "task": task.state_dict(), "history": history, "sums": sums,
-                            "seconds": seconds + time.monotonic() - t0}))
+                            "seconds": seconds + time.monotonic() - t0, "best": best or {}}))
 
     batches = loop.feed(task.batches(start))
     last_save = t0 = time.monotonic()
     model.train()
     for step in progress(range(start, s.steps), desc, total=s.steps, start=start):
-        lr = lr_at_step(step, s.steps, s.warmup_steps, s.lr, s.lr_schedule, s.lr_min)
+        lr = lr_at_step(step, s.steps, s.warmup_steps, s.lr, s.lr_schedule, s.lr_min, s.lr_milestones, s.lr_gamma)
         for group in opt.param_groups:
             group["lr"] = lr
         for micro in range(s.grad_accum):
@@ -271,6 +284,10 @@ def fit(task: Task, net: nn.Module, loop: DeviceLoop, settings: Settings, resume
                    **task.evaluate(eval_net)}
             sums = torch.zeros_like(sums)
             history.append(row)
+            if s.keep_best and (best is None or row[s.keep_best] > best["value"]):
+                best = {"step": step + 1, "value": row[s.keep_best], "weights": to_cpu(eval_net.state_dict())}
+            if on_eval is not None:
+                on_eval(step + 1, eval_net)
             log.info("step %d/%d: %s", step + 1, s.steps,
                      ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "step"))
             if writer:
@@ -289,8 +306,18 @@ def fit(task: Task, net: nn.Module, loop: DeviceLoop, settings: Settings, resume
             writer.add_scalar("lr", lr, step + 1)
     if writer:
         writer.close()
+    if best is not None:
+        return Result(best["weights"], history, start, seconds + time.monotonic() - t0, best["step"])
     final = to_cpu(ema.weights(net) if ema else net.state_dict())
     return Result(final, history, start, seconds + time.monotonic() - t0)
+
+
+def _optimizer(s: Settings, params) -> torch.optim.Optimizer:
+    if s.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
+    if s.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=s.lr, betas=tuple(s.betas), weight_decay=s.weight_decay)
+    raise ConfigError(f"optimizer {s.optimizer!r}: adamw or sgd")
 
 
 def _same_everywhere(loop: DeviceLoop, value: int) -> bool:

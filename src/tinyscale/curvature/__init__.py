@@ -1,0 +1,1 @@
+"""The curvature study: data, training and loss-surface curvature measurements."""
