@@ -23,10 +23,10 @@ def main() -> None:
     n = images.n_classes
     order = data.read_class_order(a.order_from, n) if a.order_from else data.class_order(n, a.seed)
     train, val = data.split_validation(images.train_y, a.data["val_fraction"], a.seed)
-    labels, mislabelled = data.mislabel(images.train_y, a.data["label_noise"], n, a.seed,
-                                        key="curvature.data.label_noise")
-    # noise only where training sees it: a validation image keeps its true label
-    labels[val], mislabelled[val] = images.train_y[val], False
+    # noise only where training sees it: the validation images keep their true labels
+    labels, mislabelled = images.train_y.astype(np.int64), np.zeros(len(images.train_y), dtype=bool)
+    labels[train], mislabelled[train] = data.mislabel(images.train_y[train], a.data["label_noise"], n, a.seed,
+                                                      key="curvature.data.label_noise")
     io.write_npz(a.out, labels=labels, true_labels=images.train_y.astype(np.int64), mislabelled=mislabelled,
                  train_index=train, val_index=val)
     with io.atomic_path(a.order) as tmp:
