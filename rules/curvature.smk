@@ -76,6 +76,10 @@ if not CURV_OWN:
             threads: config["threads"]
             resources:
                 gpu=gpus(1),
+                # here, not in a profile's set-resources (which names rules): a task of the seed's
+                # 200 epochs is hours on a GPU; a retried task resumes from its saved state
+                runtime=1440,
+                mem_mb=6000,
             log:
                 f"{CURV_LOGS}/training/task_{_task}.log",
             conda:

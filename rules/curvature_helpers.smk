@@ -9,7 +9,7 @@ CLASS_ORDER = f"{CURV_OUT}/class_order.npy"
 CURV_TASKS = CURV["classes"]["tasks"]
 CURV_ANALYSED = curvature_settings.analysed_epochs(CURV)
 CURV_LAST = CURV_ANALYSED[-1]
-EPOCH_DIR = CURV_OUT + "/epoch_{epoch}"
+EPOCH_DIR = f"{CURV_OUT}/epoch_{{epoch}}"
 EPOCH_FILES = ["per_image_curvature.npy", "per_image_directional_eig.npy", "per_image_labels.npy",
                "per_image_index.npy", "per_image_loss.npy", "metadata.json"]
 # Checkpoints: trained here, or the user's own folder of the seed's files (curvature.checkpoints).

@@ -85,3 +85,12 @@ def test_trm_train_quick(tmp_path):
     result = json.loads((tmp_path / "trm.json").read_text())
     assert result["quick"] and result["peak_gflops"] > 0
     assert [r["parameters"] > 0 and r["achieved_gflops"] > 0 for r in result["runs"]] == [True, True]
+
+
+def test_curvature_quick(tmp_path):
+    """bench/curvature.py --quick: the stacked computation and the seed's loop agree, rows per batch size."""
+    out = bench("curvature.py", "--out", str(tmp_path / "c.json"))
+    assert "speed-up ours / seed (best batch):" in out and "all values agree (rtol 0.0001): True" in out
+    result = json.loads((tmp_path / "c.json").read_text())
+    assert result["quick"] and result["all_agree"] and [r["batch"] for r in result["ours"]] == [4, 16]
+    assert result["seed_images_per_s"] > 0 and all(r["images_per_s"] > 0 for r in result["ours"])

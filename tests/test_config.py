@@ -16,7 +16,7 @@ def test_defaults_are_filled_in():
     cfg = validate({})
     assert cfg["robustness"]["methods"] == ["ibp", "crown", "alpha-crown"]
     assert cfg["robustness"]["training"]["models"]["trm_std"]["epochs"] == 60
-    assert cfg["studies"] == ["robustness", "reasoning"]
+    assert cfg["studies"] == ["robustness", "reasoning", "curvature"]
     assert cfg["reasoning"]["datasets"]["sudoku-4x4"]["augmentations"] == 20
     assert cfg["robustness"]["attack"]["restarts"] == 1
 
@@ -27,7 +27,10 @@ def test_shipped_configs_validate(tmp_path):
     paper["robustness"]["data"]["mnist_dir"] = str(tmp_path)  # the real folders are the user's
     for spec in paper["reasoning"]["datasets"].values():
         spec["csv_dir"] = str(tmp_path)
+    paper["curvature"]["data"]["path"] = str(tmp_path)
     cfg = validate(paper)
+    from tinyscale.curvature import settings as curvature
+    assert len(curvature.saved_epochs(cfg["curvature"])) == 21 and curvature.total_epochs(cfg["curvature"]) == 4000
     assert cfg["robustness"]["samples"] == 512
     assert cfg["reasoning"]["datasets"]["sudoku-extreme-1k-aug-1000"]["augmentations"] == 1000
     # seed 001's experiments (the 18 its README lists) and seed 002's six suites
@@ -58,6 +61,15 @@ BAD = [
     ({"robustness": {"training": {"models": {"m": {"adversarial": {"eps": 0.1, "steps": 1}}}}}},
      "robustness.training.models.m.adversarial"),
     ({"robustness": {"training": {"models": {"bad__name": {}}}}}, "robustness.training.models"),
+    ({"curvature": {"data": {"dataset": "cifar100"}}}, "curvature.data.path"),
+    ({"curvature": {"data": {"dataset": "cifar100", "path": "/no/such/folder"}}}, "curvature.data.path"),
+    ({"curvature": {"classes": {"tasks": 6}}}, "curvature.classes"),
+    ({"curvature": {"training": {"checkpoint_every": 7}}}, "curvature.training.checkpoint_every"),
+    ({"curvature": {"training": {"lr_milestones": [9, 30]}}}, "curvature.training.lr_milestones"),
+    ({"curvature": {"model": {"widths": [8], "blocks": [1, 1]}}}, "curvature.model"),
+    ({"curvature": {"analysis": {"epochs": [5]}}}, "curvature.analysis.epochs"),
+    ({"curvature": {"analysis": {"form": "cubed"}}}, "curvature.analysis.form"),
+    ({"curvature": {"checkpoints": "/no/such/folder"}}, "curvature.checkpoints"),
     ({"robustness": {"training": {"models": {"m": {"lr": 1e-4, "lr_min": 1e-3}}}}}, "robustness.training.models.m.lr_min"),
     ({"launch": {"launcher": "torchrun", "rdzv_port": 80}}, "launch.rdzv_port"),
     ({"device": "xla", "launch": {"launcher": "torchrun"}}, "launch.launcher"),

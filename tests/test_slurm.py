@@ -19,12 +19,19 @@ TIMEOUT = ("timeout", "-k", "10", "900")   # snakemake under Slurm must never ha
 PROFILE = ("--profile", str(ROOT / "profiles" / "slurm"),
            "--slurm-init-seconds-before-status-checks", "2")
 # data, both checkpoints, a sweep cell per model, a 1-node and a 2-node scaling run; the
-# reasoning study's suite: a TRM on one process and an HRM on two (DDP), one scaling run
+# reasoning study's suite: a TRM on one process and an HRM on two (DDP); the curvature study's
+# one task, each of its epochs analysed across 2 nodes, and a 2-node throughput run
 CONFIG = with_robustness(TINY, methods=["crown"],
                          scaling={"grid": [[1, 1], [2, 1]], "repeats": 1, "min_seconds": 0})
 CONFIG["reasoning"] = {**TINY["reasoning"], "scaling": {"grid": [[1, 1]], "repeats": 1, "min_seconds": 0},
                        "experiments": {**TINY["reasoning"]["experiments"], "hrm-tiny": {
                            **TINY["reasoning"]["experiments"]["hrm-tiny"], "launch": {"nproc_per_node": 2}}}}
+CONFIG["curvature"] = {**TINY["curvature"], "classes": {**TINY["curvature"]["classes"], "tasks": 1},
+                       "analysis": {"nnodes": 2}, "scaling": {"grid": [[2, 1]], "repeats": 1, "min_seconds": 0}}
+# what the Slurm run builds: each study's results, not their figures and report (local rules)
+TARGETS = ("results/robustness/sweep.csv", "results/robustness/scaling/scaling.csv",
+           "results/reasoning/suites/architecture.csv", "results/curvature/summary.csv",
+           "results/curvature/scaling/scaling.csv")
 CELL_KEYS = ["sample", "label", "prediction", "verdict", "lower_bound", "attack_margin", "bound_source"]
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="starting a Slurm cluster needs root")
@@ -50,7 +57,7 @@ def local_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def slurm_run(cluster, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("on_slurm")
-    smk(workdir, CONFIG, *PROFILE, "all", prefix=TIMEOUT, timeout=960)
+    smk(workdir, CONFIG, *PROFILE, *TARGETS, prefix=TIMEOUT, timeout=960)
     return workdir
 
 
@@ -85,8 +92,9 @@ def test_every_job_ran_under_slurm_with_its_logs(slurm_run):
     assert rules == {f"rule_{r}" for r in ("prepare_data", "train_checkpoint", "select_samples", "attack",
                                             "verify_cell", "merge_sweep", "scaling_run",
                                             "scaling_run_multinode", "scaling_table", "sudoku_dataset",
-                                            "reasoning_train", "reasoning_scaling_run",
-                                            "reasoning_scaling_table")}, rules
+                                            "reasoning_train", "curvature_data", "curvature_init",
+                                            "curvature_task_0", "curvature_epoch",
+                                            "curvature_scaling_run_multinode", "curvature_scaling_table")}, rules
     assert (slurm_run / "results/logs/robustness/train/trm_adv__seed0.log").read_text().strip()
     # the reasoning study's suite ran as Slurm jobs too: its HRM as 2 DDP processes
     for name, world_size in (("trm-tiny", 1), ("hrm-tiny", 2)):
@@ -94,9 +102,18 @@ def test_every_job_ran_under_slurm_with_its_logs(slurm_run):
         assert json.loads((slurm_run / f"results/reasoning/{name}/eval.json").read_text())["world_size"] == world_size
     suite = pd.read_csv(slurm_run / "results/reasoning/suites/architecture.csv")
     assert list(suite["experiment"]) == ["trm-tiny", "hrm-tiny"] and list(suite["world_size"]) == [1, 2]
-    # the report's rules are local rules: they run on the submitting host, with their own logs
-    assert (slurm_run / "results/report/report.pdf").stat().st_size > 100_000
-    assert (slurm_run / "results/logs/report/report_pdf.log").exists()
+    # a local rule runs on the submitting host, with its own log
+    assert (slurm_run / "results/logs/curvature/summary.log").read_text().strip()
+
+
+def test_a_curvature_epoch_is_analysed_across_two_nodes(slurm_run):
+    for epoch in ("0000", "0004"):
+        meta = json.loads((slurm_run / f"results/curvature/epoch_{epoch}/metadata.json").read_text())
+        assert meta["world_size"] == 2 and meta["total_samples"] > 0
+        log = (slurm_run / f"results/logs/curvature/epoch_{epoch}.log").read_text()
+        assert "multinode: srun --nodes 2" in log and "--rdzv-backend c10d" in log
+    row = pd.read_csv(slurm_run / "results/curvature/scaling/scaling.csv").iloc[0]
+    assert (row["nodes"], row["world_size"]) == (2, 2)
 
 
 def test_the_two_node_run_spans_both_nodes_through_srun(slurm_run):

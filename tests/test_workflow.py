@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -338,3 +339,52 @@ def test_torchrun_launcher_gives_the_rows_of_one_process(complete_run, tmp_path)
         pd.testing.assert_frame_equal(pd.read_csv(one)[keys], two[keys])
         assert (two["world_size"] == 2).all()
     assert "(2 processes)" in (tmp_path / "results/logs/robustness/attack/trm_adv__seed0__eps0.05.log").read_text()
+
+
+# ---------------------------------------------------------------- the curvature study
+
+def _with_curvature(**block) -> dict:
+    return {**TINY, "curvature": {**TINY["curvature"], **block}}
+
+
+def test_curvature_epochs_summary_and_detection(complete_run):
+    out = complete_run / "results/curvature"
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["epoch"].tolist() == [0, 4, 8] and summary["classes"].tolist() == [2, 2, 4]
+    # TINY's band: the last epoch's AUROC spread 0.67-0.78 over training seeds 0-4 (tests/helpers.py)
+    assert summary["auroc"].iloc[-1] > 0.6
+    meta = json.loads((out / "epoch_0008/metadata.json").read_text())
+    assert {"epoch", "total_samples", "num_gpus", "compute_time_seconds", "allowed_classes", "curvature_stats",
+            "h", "niter", "probe_seed", "loss_form", "device", "world_size", "images_per_s"} <= set(meta)
+    assert meta["total_samples"] == summary["images"].iloc[-1] == len(np.load(out / "epoch_0008/per_image_curvature.npy"))
+    scores = pd.read_csv(out / "per_image_scores.csv")
+    assert {"memorisation", "cumulative_loss", "mislabelled", "arrival_task"} <= set(scores.columns)
+    assert len(pd.read_csv(out / "detection.csv")) == 4
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [f"index-0_epoch-{e}.pt" for e in (0, 4, 8)]
+    scaling = pd.read_csv(out / "scaling/scaling.csv")
+    assert sorted(scaling["devices"]) == ["1xcpu", "2x1xcpu", "2xcpu"]
+
+
+def test_adding_a_task_plans_only_the_new_work(complete_run):
+    more = _with_curvature(classes={**TINY["curvature"]["classes"], "tasks": 3})
+    jobs = planned_jobs(smk(complete_run, more, "-n", "results/curvature/summary.csv"))
+    assert jobs == {"curvature_task_2": 1, "curvature_epoch": 1, "curvature_summary": 1}
+    smk(complete_run, TINY, "-n", "all")  # the config file back as it was
+
+
+def test_one_epoch_is_a_target(tmp_path):
+    jobs = planned_jobs(smk(tmp_path, TINY, "-n", "results/curvature/epoch_0004/per_image_curvature.npy"))
+    assert jobs == {"curvature_data": 1, "curvature_init": 1, "curvature_task_0": 1, "curvature_epoch": 1}
+
+
+def test_own_checkpoints_are_analysed_instead_of_training(complete_run, tmp_path):
+    own = tmp_path / "model_parameters"
+    shutil.copytree(complete_run / "results/curvature/checkpoints", own)
+    config = _with_curvature(checkpoints=str(own))
+    jobs = planned_jobs(smk(tmp_path, config, "-n", "results/curvature/summary.csv"))
+    assert jobs == {"curvature_data": 1, "curvature_checkpoints": 1, "curvature_epoch": 3, "curvature_summary": 1}
+    (own / "index-0_epoch-4.pt").unlink()
+    proc = smk(tmp_path, config, "-n", "results/curvature/summary.csv", check=False)
+    assert proc.returncode != 0
+    assert f"{own}/index-0_epoch-4.pt does not exist" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()

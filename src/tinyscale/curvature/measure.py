@@ -17,6 +17,12 @@ images and all their probes stacked, the per-sample losses summed (each row's
 input gradient is then its own loss's gradient), one ``torch.autograd.grad``
 with respect to the stacked input only (parameters get no ``.grad``).
 
+Batch size: on a GPU large batches pay; on a CPU small ones (8-16 images,
+so 88-176 rows) were fastest in bench/curvature.py: larger stacks leave the
+caches. In float32 the difference of gradients loses digits: against float64,
+curvature agreed to ~1e-4 but directional_eig of images where it is near 0 to
+only ~1e-2 (relative) in that bench's net; use a float64 model when that matters.
+
 ``seed_compatible=True`` reproduces the original code's form for comparison:
 all logits (``active`` ignored) and the batch-mean loss, which scales every
 value by 1/B (1/B^2 for the squared form) and so makes it depend on the batch size.
