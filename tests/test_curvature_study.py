@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -21,7 +22,7 @@ from tinyscale.curvature.results import ARRAYS
 from tinyscale.curvature.training import save_weights
 from tinyscale.train import lr_at_step
 
-from helpers import TINY, run_script
+from helpers import TINY, run_script, smk
 from test_distributed import TORCHRUN, run, standalone, two_nodes
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / "curvature"
@@ -148,3 +149,53 @@ def test_the_schedule_of_tasks_and_classes():
     b["analysis"]["seed_compatible"] = True
     assert [cs.trained_task(b, e) for e in (0, 4, 8)] == [0, 1, 1]
     assert [cs.arrival_task(b, i) for i in range(6)] == [0, 0, 1, 1, 2, 2]
+
+
+def test_early_stopping_ends_a_task_on_its_best_validation_weights(study, tmp_path):
+    training = {**BLOCK["training"], "epochs_per_task": 6, "checkpoint_every": 1, "lr": 0.5,
+                "lr_milestones": [], "early_stopping": True}
+    epochs = tuple(range(1, 7))
+    run([sys.executable, str(SCRIPTS / "train_task.py"), *task_args(study, tmp_path, training, epochs)])
+    history = pd.read_csv(tmp_path / "history.csv")
+    best = int(history.loc[history["val_acc"].idxmax(), "epoch"])    # the first of equal bests
+    final = torch.load(tmp_path / "e6.pt", weights_only=True)
+    if best < 6:
+        kept = torch.load(tmp_path / f"e{best}.pt", weights_only=True)
+        assert all(torch.equal(final[k], kept[k]) for k in final)
+    assert history["val_acc"].iloc[-1] <= history["val_acc"].max()
+
+
+def test_a_class_order_file_that_is_not_a_permutation_is_named(tmp_path):
+    bad = tmp_path / "index-0.npy"
+    np.save(bad, np.array([0, 1, 2, 2, 4, 5, 6, 7, 8, 9]))
+    proc = run_script("curvature/prepare_data.py", "--data", _json("data"), "--order-from", bad,
+                      "--out", tmp_path / "data.npz", "--order", tmp_path / "order.npy")
+    assert proc.returncode == 2 and str(bad) in proc.stderr and "permutation" in proc.stderr, proc.stderr
+    assert not (tmp_path / "data.npz").exists()
+
+
+def test_a_cifar100_folder_and_a_class_order_file_through_the_rules(tmp_path):
+    """The real CIFAR-100 format (tests/test_curvature_data.py writes it) with 10 populated classes,
+    the user's class order putting 5 of them first: data, task 0 and its epochs' curvature."""
+    from test_curvature_data import py2_dumps, meta_dict, split_dict
+
+    folder = tmp_path / "cifar-100-python"
+    folder.mkdir()
+    labels = [(3 * i) % 10 * 7 for i in range(200)]                   # classes 0, 7, ..., 63
+    (folder / "train").write_bytes(py2_dumps(split_dict(200, labels)))
+    (folder / "test").write_bytes(py2_dumps(split_dict(20, labels[:20])))
+    (folder / "meta").write_bytes(py2_dumps(meta_dict()))
+    order = [63, 7, 21, 0, 42] + [c for c in range(100) if c not in (63, 7, 21, 0, 42)]
+    np.save(tmp_path / "index-0.npy", np.array(order))
+    config = {"studies": ["curvature"], "threads": 1, "curvature": {
+        "data": {"dataset": "cifar100", "path": str(folder), "label_noise": 0.0},
+        "classes": {"order": str(tmp_path / "index-0.npy"), "first": 5, "per_task": 5, "tasks": 1},
+        "model": {"widths": [8], "blocks": [1]},
+        "training": {"epochs_per_task": 2, "checkpoint_every": 2, "lr_milestones": [1],
+                     "augment": {"flip": True, "crop_padding": 4, "rotation_degrees": 15}}}}
+    smk(tmp_path, config, "results/curvature/summary.csv")
+    summary = pd.read_csv(tmp_path / "results/curvature/summary.csv")
+    assert summary["epoch"].tolist() == [0, 2]
+    assert summary["active_classes"].iloc[-1] == "63 7 21 0 42"
+    assert summary["images"].iloc[-1] == 90                # 100 of those classes' images less 10 held out
+    assert np.load(tmp_path / "results/curvature/class_order.npy").tolist() == order

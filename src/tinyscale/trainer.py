@@ -285,7 +285,9 @@ def fit(task: Task, net: nn.Module, loop: DeviceLoop, settings: Settings, resume
             sums = torch.zeros_like(sums)
             history.append(row)
             if s.keep_best and (best is None or row[s.keep_best] > best["value"]):
-                best = {"step": step + 1, "value": row[s.keep_best], "weights": to_cpu(eval_net.state_dict())}
+                # a copy: on the CPU to_cpu returns eval_net's own tensors, which the next evaluation overwrites
+                best = {"step": step + 1, "value": row[s.keep_best],
+                        "weights": {k: v.detach().to("cpu", copy=True) for k, v in eval_net.state_dict().items()}}
             if on_eval is not None:
                 on_eval(step + 1, eval_net)
             log.info("step %d/%d: %s", step + 1, s.steps,
