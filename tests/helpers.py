@@ -133,3 +133,29 @@ def run_script(name: str, *args, prefix: tuple[str, ...] = (sys.executable,),
     ``prefix``: the launcher (e.g. TORCHRUN + ["--nproc-per-node", "2"])."""
     return subprocess.run([*prefix, str(SCRIPTS / name), *map(str, args)], capture_output=True,
                           text=True, timeout=timeout)
+
+
+def assert_deck_is_legible(path: Path) -> None:
+    """Every shape of the deck on its slide, apart from the others (arrows touch what they join),
+    and no text under 12 pt."""
+    from pptx import Presentation
+    from pptx.shapes.connector import Connector
+    from pptx.util import Pt
+
+    deck = Presentation(path)
+    for number, slide in enumerate(deck.slides, 1):
+        boxes = [sh for sh in slide.shapes if not isinstance(sh, Connector)]
+        for sh in boxes:
+            assert sh.left >= 0 and sh.top >= 0, (number, sh.name)
+            assert sh.left + sh.width <= deck.slide_width and sh.top + sh.height <= deck.slide_height, (number, sh.name)
+            frames = [c.text_frame for row in sh.table.rows for c in row.cells] if sh.has_table else (
+                [sh.text_frame] if sh.has_text_frame else [])
+            for frame in frames:
+                for p in frame.paragraphs:
+                    for r in p.runs:
+                        assert r.font.size is None or r.font.size >= Pt(12), (number, sh.name, r.text)
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                apart = (a.left + a.width <= b.left or b.left + b.width <= a.left
+                         or a.top + a.height <= b.top or b.top + b.height <= a.top)
+                assert apart, f"slide {number}: {a.name} overlaps {b.name}"

@@ -305,3 +305,13 @@ def test_rotation_direction_and_rigidity():
                                atol=1e-5, rtol=0)
     small = augment(x, torch.Generator().manual_seed(0), False, 0, 1e-3)
     torch.testing.assert_close(small, x, atol=1e-3, rtol=0)
+
+
+def test_the_digits_read_from_their_file_are_scikit_learns():
+    from sklearn.datasets import load_digits
+    from tinyscale.curvature.data import digits_arrays
+
+    pixels, labels = digits_arrays()
+    bunch = load_digits()
+    np.testing.assert_array_equal(pixels, bunch.data.astype(np.uint8))
+    np.testing.assert_array_equal(labels, bunch.target)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import ROOT
+from helpers import ROOT, assert_deck_is_legible
 from test_report import deck_texts, pdf_text, run
 
 FIGURES = ["curvature_by_arrival", "mislabelled_vs_clean", "auroc", "top_curvature"]
@@ -303,21 +303,8 @@ def test_the_pdf_states_the_summary_tables_and_figures(report):
 
 def test_the_deck_has_its_slides_and_keeps_shapes_on_the_slide_apart(report):
     from pptx import Presentation
-    from pptx.util import Pt
     texts = deck_texts(report["slides"])
     assert SUMMARY[1] in next(t for t in texts if t.startswith("Curvature: summary"))
     deck = Presentation(report["slides"])
     assert sum(1 for s in deck.slides for sh in s.shapes if sh.shape_type == 13) == len(FIGURES)  # pictures
-    for number, slide in enumerate(deck.slides, 1):
-        shapes = list(slide.shapes)
-        for sh in shapes:
-            assert sh.left >= 0 and sh.top >= 0, (number, sh.name)
-            assert sh.left + sh.width <= deck.slide_width and sh.top + sh.height <= deck.slide_height, (number, sh.name)
-            frames = [c.text_frame for row in sh.table.rows for c in row.cells] if sh.has_table else (
-                [sh.text_frame] if sh.has_text_frame else [])
-            assert all(r.font.size is None or r.font.size >= Pt(12) for f in frames for p in f.paragraphs
-                       for r in p.runs), (number, sh.name)
-        for i, a in enumerate(shapes):
-            for b in shapes[i + 1:]:
-                assert (a.left + a.width <= b.left or b.left + b.width <= a.left or a.top + a.height <= b.top
-                        or b.top + b.height <= a.top), f"slide {number}: {a.name} overlaps {b.name}"
+    assert_deck_is_legible(report["slides"])

@@ -23,7 +23,7 @@ from tinyscale.curvature.training import save_weights
 from tinyscale.train import lr_at_step
 
 from helpers import TINY, run_script, smk
-from test_distributed import TORCHRUN, run, standalone, two_nodes
+from test_distributed import run, standalone, two_nodes
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / "curvature"
 BLOCK = validate(copy.deepcopy(TINY))["curvature"]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import ROOT
+from helpers import ROOT, assert_deck_is_legible
 from test_report import deck_texts, pdf_text, run
 
 FIGURES = ["accuracy_by_suite", "learning_curves", "params_vs_accuracy", "tn_heatmap"]
@@ -364,22 +364,7 @@ def test_the_deck_has_a_slide_per_suite_and_per_figure(report):
 
 
 def test_the_deck_keeps_its_shapes_on_the_slide_apart_and_legible(report):
-    from pptx import Presentation
-    from pptx.util import Pt
-    deck = Presentation(report["slides"])
-    for number, slide in enumerate(deck.slides, 1):
-        shapes = list(slide.shapes)
-        for sh in shapes:
-            assert sh.left >= 0 and sh.top >= 0, (number, sh.name)
-            assert sh.left + sh.width <= deck.slide_width and sh.top + sh.height <= deck.slide_height, (number, sh.name)
-            frames = [c.text_frame for row in sh.table.rows for c in row.cells] if sh.has_table else (
-                [sh.text_frame] if sh.has_text_frame else [])
-            assert all(r.font.size is None or r.font.size >= Pt(12) for f in frames for p in f.paragraphs
-                       for r in p.runs), (number, sh.name)
-        for i, a in enumerate(shapes):
-            for b in shapes[i + 1:]:
-                assert (a.left + a.width <= b.left or b.left + b.width <= a.left or a.top + a.height <= b.top
-                        or b.top + b.height <= a.top), f"slide {number}: {a.name} overlaps {b.name}"
+    assert_deck_is_legible(report["slides"])
 
 
 def test_the_section_without_a_caption_is_one_clear_error(results, tmp_path):

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import ROOT
+from helpers import ROOT, assert_deck_is_legible
 
 SCRIPTS = ROOT / "workflow" / "scripts"
 MODELS = ["trm_std", "trm_adv"]
@@ -452,27 +452,7 @@ def test_deck_shows_the_commands_of_the_profile_the_run_used(report, tmp_path):
 
 @pytest.mark.parametrize("which", ["report", "one_seed"])
 def test_deck_shapes_stay_on_the_slide_without_overlapping(which, request):
-    from pptx import Presentation
-    from pptx.shapes.connector import Connector
-    from pptx.util import Pt
-    deck = Presentation(request.getfixturevalue(which)["deck"])
-    for number, slide in enumerate(deck.slides, 1):
-        boxes = [sh for sh in slide.shapes if not isinstance(sh, Connector)]  # arrows touch what they join
-        for sh in boxes:
-            assert sh.left >= 0 and sh.top >= 0, (number, sh.name)
-            assert sh.left + sh.width <= deck.slide_width and sh.top + sh.height <= deck.slide_height, (number, sh.name)
-            frames = [sh.text_frame] if sh.has_text_frame else []
-            if sh.has_table:
-                frames = [c.text_frame for row in sh.table.rows for c in row.cells]
-            for frame in frames:
-                for p in frame.paragraphs:
-                    for r in p.runs:
-                        assert r.font.size is None or r.font.size >= Pt(12), (number, sh.name, r.text)
-        for i, a in enumerate(boxes):
-            for b in boxes[i + 1:]:
-                apart = (a.left + a.width <= b.left or b.left + b.width <= a.left
-                         or a.top + a.height <= b.top or b.top + b.height <= a.top)
-                assert apart, f"slide {number}: {a.name} overlaps {b.name}"
+    assert_deck_is_legible(request.getfixturevalue(which)["deck"])
 
 
 def _table(slide) -> list[list[str]]:

@@ -24,7 +24,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from ..errors import ResultsError  # noqa: E402
-from ..report.figures import save, theme  # noqa: E402,F401  (the CLI calls them from here)
+from ..report.figures import outputs, save, save_all, theme  # noqa: E402,F401  (the CLI calls them from here)
 
 CLEAN, MISLABELLED = sns.color_palette("colorblind")[0], sns.color_palette("colorblind")[3]
 CHANCE = "grey"

@@ -349,8 +349,8 @@ class Section:
     def slides(self, prs) -> None:
         from pptx.util import Inches
 
-        from ..report.slides import (BLANK, BODY_TOP, BODY_W, MARGIN, MUTED, SLIDE_H, add_bullets, add_picture,
-                                     add_table, add_text, add_title, fitting_size)
+        from ..report.slides import (BLANK, BODY_TOP, BODY_W, MARGIN, MUTED, SLIDE_H, add_bullets, add_table,
+                                     add_text, add_title, figure_slide, fitting_size)
 
         def slide(heading: str):
             s = prs.slides.add_slide(prs.slide_layouts[BLANK])
@@ -381,13 +381,8 @@ class Section:
         if len(self.scaling):
             table_slides("Curvature: analysis throughput", self.scaling, self.scaling_note())
         for figure in self.figures:
-            s = slide(f"Curvature: {FIGURE_TITLES.get(figure.name, figure.name.replace('_', ' '))}")
-            note_h = Inches(1.0)
-            pic = add_picture(s, figure.png, MARGIN, BODY_TOP, BODY_W, SLIDE_H - BODY_TOP - note_h - Inches(0.3))
-            pic.left = int(MARGIN + (BODY_W - pic.width) / 2)
-            top = BODY_TOP + pic.height + Inches(0.1)
-            add_text(s, MARGIN, top, BODY_W, note_h, [figure.caption],
-                     fitting_size([figure.caption], BODY_W, note_h, 16), colour=MUTED)
+            figure_slide(prs, f"Curvature: {FIGURE_TITLES.get(figure.name, figure.name.replace('_', ' '))}",
+                         figure.png, figure.caption)
 
 
 def _one(inputs: dict, key: str, required: bool = True) -> str | None:

@@ -22,7 +22,7 @@ from matplotlib.patches import Patch, Rectangle  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from ..errors import ResultsError  # noqa: E402
-from ..report.figures import save, theme  # noqa: E402,F401  (the CLI calls them from here)
+from ..report.figures import outputs, save, save_all, theme  # noqa: E402,F401  (the CLI calls them from here)
 from .report import baseline, differences, suites  # noqa: E402
 
 _PALETTE = sns.color_palette("colorblind", 10)

@@ -426,8 +426,8 @@ class Section:
     def slides(self, prs) -> None:
         from pptx.util import Inches
 
-        from ..report.slides import (BLANK as LAYOUT, BODY_TOP, BODY_W, MARGIN, MUTED, SLIDE_H, add_bullets,
-                                     add_picture, add_table, add_text, add_title, fitting_size)
+        from ..report.slides import (BLANK as LAYOUT, BODY_TOP, BODY_W, MARGIN, SLIDE_H, add_bullets, add_table,
+                                     add_title, figure_slide)
 
         slide = prs.slides.add_slide(prs.slide_layouts[LAYOUT])
         add_title(slide, "Reasoning: the Sudoku datasets")
@@ -457,14 +457,8 @@ class Section:
             top = BODY_TOP + shape.height + Inches(0.3)
             add_bullets(slide, MARGIN, top, BODY_W, SLIDE_H - Inches(0.3) - top, [self.scaling_note()], largest=16)
         for figure in self.figures:
-            slide = prs.slides.add_slide(prs.slide_layouts[LAYOUT])
-            add_title(slide, f"Reasoning: {FIGURE_TITLES.get(figure.name, figure.name.replace('_', ' '))}")
-            note_h = Inches(1.0)
-            pic = add_picture(slide, figure.png, MARGIN, BODY_TOP, BODY_W, SLIDE_H - BODY_TOP - note_h - Inches(0.3))
-            pic.left = int(MARGIN + (BODY_W - pic.width) / 2)
-            top = BODY_TOP + pic.height + Inches(0.1)
-            add_text(slide, MARGIN, top, BODY_W, note_h, [figure.caption],
-                     fitting_size([figure.caption], BODY_W, note_h, 16), colour=MUTED)
+            figure_slide(prs, f"Reasoning: {FIGURE_TITLES.get(figure.name, figure.name.replace('_', ' '))}",
+                         figure.png, figure.caption)
 
 
 def section(inputs: dict[str, list[str]], provenance: dict) -> Section:

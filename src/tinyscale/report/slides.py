@@ -188,3 +188,14 @@ def build(sections: list, provenance: dict, out: str | Path) -> None:
         section.slides(prs)
     with io.atomic_path(out) as tmp:
         prs.save(str(tmp))
+
+
+def figure_slide(prs, heading: str, png: Path, caption: str) -> None:
+    """A slide of one figure, centred under its heading, with its caption below."""
+    s = prs.slides.add_slide(prs.slide_layouts[BLANK])
+    add_title(s, heading)
+    note_h = Inches(1.0)
+    pic = add_picture(s, png, MARGIN, BODY_TOP, BODY_W, SLIDE_H - BODY_TOP - note_h - Inches(0.3))
+    pic.left = int(MARGIN + (BODY_W - pic.width) / 2)
+    add_text(s, MARGIN, BODY_TOP + pic.height + Inches(0.1), BODY_W, note_h, [caption],
+             fitting_size([caption], BODY_W, note_h, 16), colour=MUTED)

@@ -7,65 +7,39 @@ per_image_curvature.npy, per_image_directional_eig.npy, per_image_labels.npy,
 per_image_index.npy (positions in the dataset's training set), per_image_loss.npy
 (the clean per-sample loss, for the cumulative sample loss) and metadata.json.
 """
-import json
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from tinyscale import cli, dist, io, runtime
-from tinyscale.curvature.measure import Probe, curvature_batch
-from tinyscale.curvature.models import build_model
-from tinyscale.curvature.training import load_study_data, load_weights
-from tinyscale.progress import progress
-
+from tinyscale import cli, io, runtime
+from tinyscale.curvature import analysis
 from tinyscale.curvature.results import ARRAYS
+from tinyscale.progress import progress
 
 
 def main() -> None:
     p = cli.parser(__doc__)
-    p.add_argument("--data", type=cli.json_arg, required=True, help="the curvature.data block (JSON)")
-    p.add_argument("--model", type=cli.json_arg, required=True, help="the curvature.model block (JSON)")
-    p.add_argument("--analysis", type=cli.json_arg, required=True, help="the curvature.analysis block (JSON)")
+    analysis.add_arguments(p)
     p.add_argument("--epoch", type=int, required=True)
-    p.add_argument("--classes", type=int, required=True,
-                   help="how many classes are scored: the class order's first ones (those its checkpoint trained on)")
-    p.add_argument("--split", required=True, help="results/curvature/data.npz")
-    p.add_argument("--order", required=True, help="results/curvature/class_order.npy")
-    p.add_argument("--checkpoint", required=True)
     p.add_argument("--out", required=True, help="the epoch's folder")
     a = p.parse_args()
-    data = load_study_data(a.data, a.seed, a.split, a.order)
-    a.active = data.class_order[:a.classes].tolist()
-    net = load_weights(a.checkpoint, build_model(a.model, data.images.shape[1], data.n_classes))
-    runtime.set_threads(a.threads)
-    world = dist.init(a.device)
-    net = net.to(world.device).eval()
-    an = a.analysis
-    probe = Probe(h=an["h"], niter=an["niter"], seed=an["probe_seed"], form=an["form"],
-                  seed_compatible=an["seed_compatible"])
-    index = data.of_classes(data.train_index, np.asarray(a.active))
-    active = torch.as_tensor(a.active, dtype=torch.long, device=world.device)
-    batches = [index[s:s + an["batch_size"]] for s in range(0, len(index), an["batch_size"])]
-    mine = world.shard(range(len(batches)))
+    run = analysis.prepare(a)
+    world, data, index = run.world, run.data, run.index
+    a.active = run.active
 
     world.barrier()
     start = time.perf_counter()
     parts = {}
-    for b in progress(mine, f"epoch {a.epoch} curvature", total=len(mine)):
-        idx = batches[b]
-        out = curvature_batch(net, data.images[idx].to(world.device),
-                              torch.as_tensor(data.labels[idx], device=world.device), torch.as_tensor(idx),
-                              active, probe)
-        parts[b] = {k: v.numpy() for k, v in out.items()}
+    for b in progress(run.mine, f"epoch {a.epoch} curvature", total=len(run.mine)):
+        parts[b] = run.compute(b)
     seconds = time.perf_counter() - start
     gathered = world.gather((parts, seconds))
     if world.is_main:
         merged = {}
         for rank_parts, _ in gathered:
             merged.update(rank_parts)
-        values = {k: np.concatenate([merged[b][k] for b in range(len(batches))]) if batches else np.zeros(0)
+        values = {k: np.concatenate([merged[b][k] for b in range(len(run.batches))]) if run.batches else np.zeros(0)
                   for k in ("curvature", "directional_eig", "loss")}
         values.update(labels=data.labels[index], index=index)
         seconds = max(s for _, s in gathered)

@@ -9,7 +9,6 @@ top_curvature. Each epoch of summary.csv has its arrays in <summary's folder>/ep
 (per_image_curvature.npy, per_image_index.npy). top_curvature shows the dataset's images,
 loaded as the study loads them (--data, --seed).
 """
-from pathlib import Path
 
 from tinyscale import cli
 from tinyscale.curvature import figures
@@ -24,14 +23,7 @@ def main() -> None:
     p.add_argument("--top-k", type=int, default=16, help="images in top_curvature's grid")
     p.add_argument("--out", nargs="+", required=True, help="<figure>.png and <figure>.svg of each figure to draw")
     a = p.parse_args()
-    paths = {(p.stem, p.suffix): p for p in map(Path, a.out)}
-    names = list(dict.fromkeys(stem for stem, _ in paths))
-    unknown = [n for n in names if n not in figures.FIGURES]
-    if unknown:
-        p.error(f"no figure named {', '.join(unknown)} (figures: {', '.join(figures.FIGURES)})")
-    missing = [f"{n}{s}" for n in names for s in (".png", ".svg") if (n, s) not in paths]
-    if missing:
-        p.error(f"--out lacks {', '.join(missing)}")
+    wanted = figures.outputs(p, a.out, figures.FIGURES)
     if a.top_k < 1:
         p.error("--top-k must be at least 1")
     summary = load_summary(a.summary)
@@ -46,11 +38,7 @@ def main() -> None:
             "mislabelled_vs_clean": lambda: figures.mislabelled_vs_clean(summary, frame),
             "auroc": lambda: figures.auroc(summary),
             "top_curvature": top_curvature}
-    for name in names:
-        png, svg = paths[name, ".png"], paths[name, ".svg"]
-        figures.save(draw[name](), png, svg)
-        cli.log.info("wrote %s and %s", png, svg)
-
+    figures.save_all(wanted, draw)
 
 if __name__ == "__main__":
     cli.run(main)

@@ -10,7 +10,6 @@ must be a row of experiments.csv (learning_curves draws one line per file given)
 --tn-grid names the experiments of tn_heatmap's T x n grid; without it the grid holds those
 that differ from the baseline in T and n alone.
 """
-from pathlib import Path
 
 from tinyscale import cli
 from tinyscale.reasoning import figures
@@ -24,15 +23,8 @@ def main() -> None:
     p.add_argument("--tn-grid", nargs="+", default=None, help="the experiments of the T x n grid (tn_heatmap)")
     p.add_argument("--out", nargs="+", required=True, help="<figure>.png and <figure>.svg of each figure to draw")
     a = p.parse_args()
-    paths = {(p.stem, p.suffix): p for p in map(Path, a.out)}
-    names = list(dict.fromkeys(stem for stem, _ in paths))
-    unknown = [n for n in names if n not in figures.FIGURES]
-    if unknown:
-        p.error(f"no figure named {', '.join(unknown)} (figures: {', '.join(figures.FIGURES)})")
-    missing = [f"{n}{s}" for n in names for s in (".png", ".svg") if (n, s) not in paths]
-    if missing:
-        p.error(f"--out lacks {', '.join(missing)}")
-    if "learning_curves" in names and not a.metrics:
+    wanted = figures.outputs(p, a.out, figures.FIGURES)
+    if "learning_curves" in wanted and not a.metrics:
         p.error("learning_curves needs --metrics (each experiment's metrics.csv)")
     table = load_experiments(a.experiments)
     histories = load_metrics(a.metrics, table)  # checked even where no figure draws them
@@ -41,11 +33,7 @@ def main() -> None:
             "learning_curves": lambda: figures.learning_curves(histories, table),
             "params_vs_accuracy": lambda: figures.params_vs_accuracy(table),
             "tn_heatmap": lambda: figures.tn_heatmap(table, a.tn_grid or figures.default_tn_grid(table))}
-    for name in names:
-        png, svg = paths[name, ".png"], paths[name, ".svg"]
-        figures.save(draw[name](), png, svg)
-        cli.log.info("wrote %s and %s", png, svg)
-
+    figures.save_all(wanted, draw)
 
 if __name__ == "__main__":
     cli.run(main)

@@ -10,7 +10,6 @@
 seeds come from the files (the JSON's ``seed``, the ``__seed<s>`` of a file name, the
 cells' ``train_seed``). --models gives the colours (a model's place in the list).
 """
-from pathlib import Path
 
 from tinyscale import cli
 from tinyscale.robustness.report import figures, results
@@ -31,11 +30,7 @@ def main() -> None:
     p.add_argument("--cells", nargs="+")
     p.add_argument("--scaling")
     a = p.parse_args()
-    paths = {(p.stem, p.suffix): p for p in map(Path, a.out)}
-    names = list(dict.fromkeys(stem for stem, _ in paths))
-    unknown = sorted(set(names) - GROUPS[a.group])
-    if unknown:
-        p.error(f"the {a.group} group draws no figure named {', '.join(unknown)}")
+    wanted = figures.outputs(p, a.out, sorted(GROUPS[a.group]))
     figures.theme()
 
     def colours(table):
@@ -44,23 +39,18 @@ def main() -> None:
 
     if a.group == "sweep":
         sweep = results.load_sweep(a.sweep)
-        drawn = {name: getattr(figures, name)(sweep, colours(sweep)) for name in names}
+        draw = {name: (lambda name=name: getattr(figures, name)(sweep, colours(sweep))) for name in wanted}
     elif a.group == "training":
         histories = results.load_histories(a.histories)
-        drawn = {"training_curves": figures.training_curves(histories, results.load_checkpoints(a.metrics),
-                                                            colours(histories))}
+        checkpoints = results.load_checkpoints(a.metrics)
+        draw = {"training_curves": lambda: figures.training_curves(histories, checkpoints, colours(histories))}
     elif a.group == "convergence":
         table = results.convergence(results.load_cells(a.cells))
-        drawn = {"convergence": figures.convergence(table, colours(table))}
+        draw = {"convergence": lambda: figures.convergence(table, colours(table))}
     else:
-        drawn = {"scaling": figures.scaling(results.load_scaling(a.scaling)[1])}
-    missing = [f"{n}{s}" for n in drawn for s in (".png", ".svg") if (n, s) not in paths]
-    if missing:
-        p.error(f"--out lacks {', '.join(missing)}")
-    for name, fig in drawn.items():
-        png, svg = paths[name, ".png"], paths[name, ".svg"]
-        figures.save(fig, png, svg)
-        cli.log.info("wrote %s and %s", png, svg)
+        scaling = results.load_scaling(a.scaling)[1]
+        draw = {"scaling": lambda: figures.scaling(scaling)}
+    figures.save_all(wanted, draw)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from ...config import format_eps  # noqa: E402
 from ...scaling import UNSTABLE  # noqa: E402
 from ..verify import VERDICTS  # noqa: E402
-from ...report.figures import save, theme  # noqa: E402,F401  (the CLI calls them from here)
+from ...report.figures import outputs, save, save_all, theme  # noqa: E402,F401  (the CLI calls them from here)
 from .results import methods_in  # noqa: E402
 
 MARKERS = {"IBP": "s", "CROWN": "^", "alpha-CROWN": "o"}
