@@ -25,13 +25,15 @@ TPU_STAMP := $(TPU_VENV)/.installed
 
 tpu-setup: $(TPU_STAMP)
 
-# --no-cache-dir: pip would keep a second copy of the ~3 GB of CUDA wheels in ~/.cache.
+# --no-cache-dir: pip would keep a second copy of the ~3 GB of CUDA wheels in ~/.cache; and
+# envs/tpu-torch.txt goes one package a call, as pip keeps all the wheels of a call on disk
+# until it ends (3.5 GB more at the peak, measured): CI's disk is small.
 TPU_PIP   := $(TPU_PY) -m pip install -q --disable-pip-version-check --no-compile --no-cache-dir
 
 $(TPU_STAMP): envs/tpu-torch.txt envs/tpu.txt pyproject.toml
 	test -x $(TPU_PY) || python3 -m venv $(TPU_VENV)
 	$(TPU_PIP) -r envs/tpu.txt
-	$(TPU_PIP) --no-deps -r envs/tpu-torch.txt
+	grep -v '^#' envs/tpu-torch.txt | xargs -n 1 $(TPU_PIP) --no-deps
 	$(TPU_PIP) --no-deps -e .
 	touch $@
 
