@@ -17,15 +17,21 @@ def save_state(path: str | Path, fmt: str, payload: dict) -> None:
         torch.save({"format": fmt, **payload}, tmp)
 
 
-def load_state(path: str | Path, fmt: str, what: str) -> dict:
-    """The payload of the ``fmt`` checkpoint ``path`` (``what`` names the kind in errors), on the CPU."""
+def load_file(path: str | Path):
+    """What the checkpoint file ``path`` holds, loaded with weights_only on the CPU; one error naming
+    the file when it is missing or not loadable."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for foreign or broken files
         raise CheckpointError(f"{path}: not a loadable checkpoint ({err})") from err
+
+
+def load_state(path: str | Path, fmt: str, what: str) -> dict:
+    """The payload of the ``fmt`` checkpoint ``path`` (``what`` names the kind in errors), on the CPU."""
+    payload = load_file(path)
     if not isinstance(payload, dict) or payload.get("format") != fmt:
         raise CheckpointError(f"{path}: not a tinyscale {what} checkpoint (format {fmt!r} expected)")
     return payload

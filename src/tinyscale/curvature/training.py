@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checkpoint import load_file
 from ..errors import CheckpointError, DataError
 from ..trainer import Settings
 from . import data as curvature_data
@@ -169,12 +170,7 @@ def load_weights(path: str | Path, net: nn.Module) -> nn.Module:
     """``net`` with the state dict of checkpoint ``path``; one error naming the file when it is not
     a state dict of this network (a missing or extra tensor, or another shape)."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for foreign or broken files
-        raise CheckpointError(f"{path}: not a loadable checkpoint ({err})") from err
+    state = load_file(path)
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
