@@ -20,6 +20,7 @@ include: "rules/common.smk"
 include: "rules/robustness.smk"
 include: "rules/reasoning.smk"
 include: "rules/curvature.smk"
+include: "rules/ssvae.smk"
 include: "rules/report.smk"
 
 

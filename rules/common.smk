@@ -1,8 +1,10 @@
 # The core's helpers, for every study: config validation, command prefixes, launchers,
 # and the registries a study's rules file fills (what `all` builds, what its report
-# section reads). Nothing here, nor in any rules file, imports torch, pandas or a study's
-# library (only a study's settings module, which imports nothing heavy): Snakemake parses
-# this at every start, and in every Slurm job (tests/test_config.py checks it).
+# section reads). Nothing here, nor in any rules file, imports torch or a study's library
+# (only a study's settings module, which imports nothing heavy): Snakemake parses this at
+# every start, and in every Slurm job (tests/test_config.py checks it). pandas (0.3 s) is
+# the one exception: snakemake.utils.Paramspace, which rules/ssvae.smk's grid is, holds a
+# DataFrame.
 import json
 import os
 import re

@@ -20,7 +20,8 @@ PROFILE = ("--profile", str(ROOT / "profiles" / "slurm"),
            "--slurm-init-seconds-before-status-checks", "2")
 # data, both checkpoints, a sweep cell per model, a 1-node and a 2-node scaling run; the
 # reasoning study's suite: a TRM on one process and an HRM on two (DDP); the curvature study's
-# one task, each of its epochs analysed across 2 nodes, and a 2-node throughput run
+# one task, each of its epochs analysed across 2 nodes, and a 2-node throughput run; two points
+# of the SSVAE grid, a job each
 CONFIG = with_robustness(TINY, methods=["crown"],
                          scaling={"grid": [[1, 1], [2, 1]], "repeats": 1, "min_seconds": 0})
 CONFIG["reasoning"] = {**TINY["reasoning"], "scaling": {"grid": [[1, 1]], "repeats": 1, "min_seconds": 0},
@@ -28,10 +29,11 @@ CONFIG["reasoning"] = {**TINY["reasoning"], "scaling": {"grid": [[1, 1]], "repea
                            **TINY["reasoning"]["experiments"]["hrm-tiny"], "launch": {"nproc_per_node": 2}}}}
 CONFIG["curvature"] = {**TINY["curvature"], "classes": {**TINY["curvature"]["classes"], "tasks": 1},
                        "analysis": {"nnodes": 2}, "scaling": {"grid": [[2, 1]], "repeats": 1, "min_seconds": 0}}
+CONFIG["ssvae"] = {**TINY["ssvae"], "grid": {**TINY["ssvae"]["grid"], "seeds": [0]}}
 # what the Slurm run builds: each study's results, not their figures and report (local rules)
 TARGETS = ("results/robustness/sweep.csv", "results/robustness/scaling/scaling.csv",
            "results/reasoning/suites/architecture.csv", "results/curvature/summary.csv",
-           "results/curvature/scaling/scaling.csv")
+           "results/curvature/scaling/scaling.csv", "results/ssvae/grid.csv")
 CELL_KEYS = ["sample", "label", "prediction", "verdict", "lower_bound", "attack_margin", "bound_source"]
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="starting a Slurm cluster needs root")
@@ -94,7 +96,8 @@ def test_every_job_ran_under_slurm_with_its_logs(slurm_run):
                                             "scaling_run_multinode", "scaling_table", "sudoku_dataset",
                                             "reasoning_train", "curvature_data", "curvature_init",
                                             "curvature_task_0", "curvature_epoch",
-                                            "curvature_scaling_run_multinode", "curvature_scaling_table")}, rules
+                                            "curvature_scaling_run_multinode", "curvature_scaling_table",
+                                            "ssvae_point")}, rules
     assert (slurm_run / "results/logs/robustness/train/trm_adv__seed0.log").read_text().strip()
     # the reasoning study's suite ran as Slurm jobs too: its HRM as 2 DDP processes
     for name, world_size in (("trm-tiny", 1), ("hrm-tiny", 2)):
@@ -102,6 +105,8 @@ def test_every_job_ran_under_slurm_with_its_logs(slurm_run):
         assert json.loads((slurm_run / f"results/reasoning/{name}/eval.json").read_text())["world_size"] == world_size
     suite = pd.read_csv(slurm_run / "results/reasoning/suites/architecture.csv")
     assert list(suite["experiment"]) == ["trm-tiny", "hrm-tiny"] and list(suite["world_size"]) == [1, 2]
+    grid = pd.read_csv(slurm_run / "results/ssvae/grid.csv")
+    assert list(grid["n_labels"]) == [20, 50] and (grid["world_size"] == 1).all()
     # a local rule runs on the submitting host, with its own log
     assert (slurm_run / "results/logs/curvature/summary.log").read_text().strip()
 

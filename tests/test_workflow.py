@@ -393,3 +393,61 @@ def test_own_checkpoints_are_analysed_instead_of_training(complete_run, tmp_path
     assert proc.returncode != 0
     assert f"{own}/index-0_epoch-4.pt does not exist" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def _with_ssvae(**block) -> dict:
+    return {**TINY, "ssvae": {**TINY["ssvae"], **block}}
+
+
+def test_ssvae_grid_points_and_their_merge(complete_run):
+    out = complete_run / "results/ssvae"
+    runs = sorted(p.relative_to(out / "runs").parent.as_posix() for p in (out / "runs").rglob("metrics.json"))
+    assert runs == [f"n_labels~{n}/corruption~0.0/alpha~50.0/seed~{s}" for n in (20, 50) for s in (0, 1)]
+    record = json.loads((out / "runs/n_labels~20/corruption~0.0/alpha~50.0/seed~1/metrics.json").read_text())
+    assert {"dataset", "n_labels", "corruption_rate", "alpha", "seed", "final_test_elbo", "final_test_accuracy",
+            "curves", "disentanglement", "config", "labelled", "device", "world_size", "seconds"} <= set(record)
+    assert record["curves"]["epoch"] == [1, 2, 3] and record["labelled"]["count"] == 20
+    assert record["labelled"]["per_class"] == [2] * 10
+    grid = pd.read_csv(out / "grid.csv")
+    assert len(grid) == 4 and grid["labelled_sha256"].nunique() == 4
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["n_labels"].tolist() == [20, 50] and (summary["seeds"] == 2).all()
+    assert not list((out / "runs").rglob("resume"))        # the saved states go when a point is done
+    assert sorted(pd.read_csv(out / "scaling/scaling.csv")["devices"]) == ["1xcpu", "2xcpu"]
+
+
+def test_adding_a_seed_plans_only_its_points_and_the_merge(complete_run):
+    more = _with_ssvae(grid={**TINY["ssvae"]["grid"], "seeds": [0, 1, 2]})
+    jobs = planned_jobs(smk(complete_run, more, "-n", "results/ssvae/grid.csv"))
+    assert jobs == {"ssvae_point": 2, "ssvae_grid": 1}
+    smk(complete_run, TINY, "-n", "all")  # the config file back as it was
+
+
+def test_a_point_outside_the_grid_is_a_target_and_a_bad_one_an_error(tmp_path):
+    target = "results/ssvae/runs/n_labels~30/corruption~0.1/alpha~5.0/seed~7/metrics.json"
+    assert planned_jobs(smk(tmp_path, TINY, "-n", target)) == {"ssvae_point": 1}
+    proc = smk(tmp_path, TINY, "-n", "results/ssvae/runs/n_labels~30/corruption~1.5/alpha~5.0/seed~7/metrics.json",
+               check=False)
+    assert proc.returncode != 0 and "corruption 1.5 is not a fraction in [0, 1]" in proc.stdout + proc.stderr
+
+
+def test_a_truncated_mnist_file_stops_the_point_naming_it_with_nothing_written(tmp_path):
+    from helpers import write_idx
+
+    mnist = tmp_path / "mnist"
+    mnist.mkdir()
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 120), ("t10k", 30)):
+        write_idx(mnist / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        write_idx(mnist / f"{prefix}-labels-idx1-ubyte", np.arange(n, dtype=np.uint8) % 10)
+    broken = mnist / "train-images-idx3-ubyte"
+    broken.write_bytes(broken.read_bytes()[:-100])
+    config = _with_ssvae(data={"dataset": "mnist", "path": str(mnist)},
+                         grid={"seeds": [0], "slices": {"one": {"n_labels": [20], "corruption": [0], "alpha": [50]}}})
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = smk(work, config, "results/ssvae/grid.csv", check=False)
+    assert proc.returncode != 0
+    log = (work / "results/logs/ssvae/runs/n_labels~20/corruption~0.0/alpha~50.0/seed~0.log").read_text()
+    assert log.strip().splitlines()[-1] == f"error: {broken}: truncated: shape (120, 28, 28) needs 94080 data bytes, found 93980"
+    assert not list((work / "results/ssvae").rglob("*.json")) and not list((work / "results/ssvae").rglob("*.pt"))

@@ -14,8 +14,6 @@ augmentation, so that a resumed run replays the same batches.
 """
 from __future__ import annotations
 
-import importlib.util
-
 import math
 import pickle
 from dataclasses import dataclass
@@ -25,6 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..datasets import check_fraction as _check_fraction, digits_arrays, stratified_holdout as _stratified_holdout
+from ..datasets import mislabel  # noqa: F401  (the study's scripts and tests use it from here)
 from ..errors import ConfigError, DataError
 
 DATASETS = ("digits", "cifar100")
@@ -191,40 +191,6 @@ def load_cifar100(folder: str | Path) -> Images:
 
 # --- digits ---------------------------------------------------------------------------
 
-def _stratified_holdout(labels: np.ndarray, fraction: float, seed: int
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted (kept, held-out) indices: round(fraction * n_c) of each class's n_c held out."""
-    rng = np.random.default_rng(seed)
-    held = [rng.choice(members, size=int(round(fraction * len(members))), replace=False)
-            for members in (np.flatnonzero(labels == c) for c in np.unique(labels))]
-    held_idx = np.sort(np.concatenate(held)).astype(np.int64) if held else np.zeros(0, np.int64)
-    keep = np.ones(len(labels), dtype=bool)
-    keep[held_idx] = False
-    return np.flatnonzero(keep).astype(np.int64), held_idx
-
-
-def _check_fraction(value: float, key: str, upper_inclusive: bool) -> None:
-    ok = 0 <= value <= 1 if upper_inclusive else 0 <= value < 1
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok:
-        bound = "]" if upper_inclusive else ")"
-        raise ConfigError(f"{key}: {value!r} is not a fraction in [0, 1{bound}")
-
-
-def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """The digits' pixels (N x 64, uint8) and labels as scikit-learn ships them
-    (datasets/data/digits.csv.gz: 64 pixels and the label a row), read without importing
-    scikit-learn, whose import alone took 1.5 s of every job that reads the digits."""
-    spec = importlib.util.find_spec("sklearn")       # finds the package, imports nothing
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError("scikit-learn is not installed: it ships the digits dataset")
-    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz"
-    try:
-        table = np.loadtxt(path, delimiter=",", dtype=np.float64)
-    except (OSError, ValueError) as err:
-        raise DataError(f"{path}: not scikit-learn's digits table ({err})") from err
-    return table[:, :-1].astype(np.uint8), table[:, -1].astype(np.int64)
-
-
 def load_digits_images(test_fraction: float = 0.2, seed: int = 0,
                        key: str = "curvature.data.test_fraction") -> Images:
     """scikit-learn's 1,797 8x8 digits (pixels 0..16) as 1x8x8 images, split per
@@ -262,29 +228,6 @@ def split_validation(labels: np.ndarray, val_fraction: float = 0.1, seed: int = 
     images go to validation (50 of CIFAR-100's 500 at 0.1)."""
     _check_fraction(val_fraction, key, upper_inclusive=False)
     return _stratified_holdout(np.asarray(labels), val_fraction, seed)
-
-
-def mislabel(labels: np.ndarray, fraction: float, n_classes: int, seed: int,
-             key: str = "curvature.data.mislabel_fraction"
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """(noisy_labels, is_mislabelled): exactly round(fraction * N) images, chosen by
-    ``seed``, get a label drawn uniformly from the other n_classes - 1 classes."""
-    _check_fraction(fraction, key, upper_inclusive=True)
-    labels = np.asarray(labels).astype(np.int64)
-    if labels.ndim != 1 or (len(labels) and (labels.min() < 0 or labels.max() >= n_classes)):
-        raise ValueError(f"labels must be a 1-D array of classes 0..{n_classes - 1}")
-    count = int(round(fraction * len(labels)))
-    if count and n_classes < 2:
-        raise ValueError("mislabelling needs at least two classes")
-    rng = np.random.default_rng(seed)
-    chosen = rng.choice(len(labels), size=count, replace=False)
-    # a shift of 1..n_classes-1 reaches every other class once, never the same one
-    shift = rng.integers(1, n_classes, size=count) if count else np.zeros(0, np.int64)
-    noisy = labels.copy()
-    noisy[chosen] = (labels[chosen] + shift) % n_classes
-    is_mislabelled = np.zeros(len(labels), dtype=bool)
-    is_mislabelled[chosen] = True
-    return noisy, is_mislabelled
 
 
 def class_order(n_classes: int, seed: int) -> np.ndarray:

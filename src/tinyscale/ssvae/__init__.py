@@ -1,0 +1,1 @@
+"""Seed 004: the semi-supervised VAE label-robustness grid."""
