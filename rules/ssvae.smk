@@ -139,10 +139,39 @@ rule ssvae_scaling_table:
         "{params.cmd} --out {output.table} {input} 2> {log}"
 
 
+# ---------------------------------------------------------------- figures and report section
+
+localrules:
+    ssvae_figures,
+
+
+rule ssvae_figures:
+    input:
+        grid=rules.ssvae_grid.output.grid,
+        summary=rules.ssvae_grid.output.summary,
+    output:
+        **figure_outputs(SS_FIGURES, SS_FIGURE_NAMES, "ssvae", "SSVAE"),
+    params:
+        cmd=script("ssvae/figures.py"),
+    log:
+        f"{SS_LOGS}/figures.log",
+    conda:
+        ENV
+    shell:
+        "{params.cmd} --grid {input.grid} --summary {input.summary} --out {output} 2> {log}"
+
+
 STUDY_TARGETS["ssvae"] = [
     rules.ssvae_grid.output.grid,
     rules.ssvae_scaling_table.output.table,
 ]
+REPORT_SECTIONS["ssvae"] = {
+    "grid": [rules.ssvae_grid.output.grid],
+    "summary": [rules.ssvae_grid.output.summary],
+    "scaling": [rules.ssvae_scaling_table.output.table],
+    "figures": [f"{SS_FIGURES}/{name}.png" for name in SS_FIGURE_NAMES],
+    "captions": [f"ssvae/{name}.rst" for name in SS_FIGURE_NAMES],  # in workflow/report/
+}
 RESULT_DEVICES.update({
     "ssvae training": [rules.ssvae_grid.output.grid],
     "ssvae scaling": [rules.ssvae_scaling_table.output.table],

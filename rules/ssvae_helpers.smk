@@ -66,3 +66,7 @@ def ssvae_scaling_launch(wildcards):
     name = SS_SCALE_RUN.format(nodes=w.nodes, procs=w.procs, run=w.run)
     port = SS_SCALE["rdzv_port"] + (runs.index(name) if name in runs else len(runs))
     return torchrun("ssvae/scaling_run.py", int(w.procs), int(w.nodes), port=port)
+
+
+SS_FIGURES = f"{SS_OUT}/figures"
+SS_FIGURE_NAMES = ["accuracy_vs_labels", "accuracy_vs_corruption", "disentanglement"]

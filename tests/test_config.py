@@ -16,7 +16,7 @@ def test_defaults_are_filled_in():
     cfg = validate({})
     assert cfg["robustness"]["methods"] == ["ibp", "crown", "alpha-crown"]
     assert cfg["robustness"]["training"]["models"]["trm_std"]["epochs"] == 60
-    assert cfg["studies"] == ["robustness", "reasoning", "curvature"]
+    assert cfg["studies"] == ["robustness", "reasoning", "curvature", "ssvae"]
     assert cfg["reasoning"]["datasets"]["sudoku-4x4"]["augmentations"] == 20
     assert cfg["robustness"]["attack"]["restarts"] == 1
 
@@ -28,7 +28,10 @@ def test_shipped_configs_validate(tmp_path):
     for spec in paper["reasoning"]["datasets"].values():
         spec["csv_dir"] = str(tmp_path)
     paper["curvature"]["data"]["path"] = str(tmp_path)
+    paper["ssvae"]["data"]["path"] = str(tmp_path)
     cfg = validate(paper)
+    from tinyscale.ssvae.settings import points
+    assert len(points(cfg["ssvae"])) == (4 * 8 + 4 * 6 - 4) * 10     # the slices share (n, 0, 50)
     from tinyscale.curvature import settings as curvature
     assert len(curvature.saved_epochs(cfg["curvature"])) == 21 and curvature.total_epochs(cfg["curvature"]) == 4000
     assert cfg["robustness"]["samples"] == 512
@@ -71,6 +74,16 @@ BAD = [
     ({"curvature": {"analysis": {"form": "cubed"}}}, "curvature.analysis.form"),
     ({"curvature": {"checkpoints": "/no/such/folder"}}, "curvature.checkpoints"),
     ({"robustness": {"training": {"models": {"m": {"lr": 1e-4, "lr_min": 1e-3}}}}}, "robustness.training.models.m.lr_min"),
+    ({"ssvae": {"data": {"dataset": "mnist"}}}, "ssvae.data.path"),
+    ({"ssvae": {"data": {"dataset": "mnist", "path": "/no/such/folder"}}}, "ssvae.data.path"),
+    ({"ssvae": {"grid": {"slices": {"s": {"n_labels": [2000], "corruption": [0], "alpha": [1]}}}}},
+     "ssvae.grid.slices.s.n_labels"),
+    ({"ssvae": {"grid": {"slices": {"s": {"n_labels": [], "corruption": [0], "alpha": [1]}}}}},
+     "ssvae.grid.slices.s.n_labels"),
+    ({"ssvae": {"grid": {"slices": {"s": {"n_labels": [20], "corruption": [1.5], "alpha": [1]}}}}},
+     "ssvae.grid.slices.s.corruption"),
+    ({"ssvae": {"grid": {"slices": {"s": {"n_labels": [20], "alpha": [1]}}}}}, "ssvae.grid.slices.s"),
+    ({"ssvae": {"training": {"label_scheme": "per_batch"}}}, "ssvae.training.label_scheme"),
     ({"launch": {"launcher": "torchrun", "rdzv_port": 80}}, "launch.rdzv_port"),
     ({"device": "xla", "launch": {"launcher": "torchrun"}}, "launch.launcher"),
     ({"launch": {"nproc_per_node": 2}}, "launch.launcher"),

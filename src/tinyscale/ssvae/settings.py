@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 
 from ..errors import ConfigError
 
@@ -43,13 +44,19 @@ def parse_point(values: dict, key: str = "ssvae.grid") -> tuple[int, float, floa
 
 def check(block: dict, config: dict | None = None) -> None:
     """What the schema cannot say: every slice names values, n_labels at most the training set."""
+    data = block["data"]
+    if data["dataset"] == "mnist":
+        if not data["path"]:
+            raise ConfigError("config key 'ssvae.data.path': required for dataset mnist (the folder of the four IDX files)")
+        if not os.path.isdir(data["path"]):
+            raise ConfigError(f"config key 'ssvae.data.path': {data['path']} is not a folder")
     train_images = TRAIN_IMAGES.get(block["data"]["dataset"]) if block["data"]["test_fraction"] == 0.2 else None
     for name, s in block["grid"]["slices"].items():
         for axis in ("n_labels", "corruption", "alpha"):
             if not s[axis]:
-                raise ConfigError(f"ssvae.grid.slices.{name}.{axis}: empty (every slice names its values)")
+                raise ConfigError(f"config key 'ssvae.grid.slices.{name}.{axis}': empty (every slice names its values)")
         if train_images is not None and max(s["n_labels"]) > train_images:
-            raise ConfigError(f"ssvae.grid.slices.{name}.n_labels: {max(s['n_labels'])} labels but the "
+            raise ConfigError(f"config key 'ssvae.grid.slices.{name}.n_labels': {max(s['n_labels'])} labels but the "
                               f"{block['data']['dataset']} training set has {train_images} images")
 
 
