@@ -50,10 +50,11 @@ TINY = {
         "training": {"epochs_per_task": 4, "checkpoint_every": 4, "lr_milestones": [1, 2, 3]},
         "scaling": {"min_seconds": 0, "repeats": 1},
     },
-    # 4 points (20 and 50 labels x seeds 0 and 1) of 3 epochs of a small net
+    # 4 points (20 and 50 labels x seeds 0 and 1) of 5 epochs of a small net; over seeds 0-4 the
+    # test accuracy spread 0.48-0.61 with 20 labels and 0.62-0.66 with 50 (chance: 0.1)
     "ssvae": {
-        "model": {"hidden": 32, "style_dim": 4, "k": 2},
-        "training": {"epochs": 3, "eval_frequency": 1},
+        "model": {"hidden": 64, "style_dim": 4, "k": 2},
+        "training": {"epochs": 5, "eval_frequency": 1},
         "grid": {"seeds": [0, 1], "slices": {"labels": {"n_labels": [20, 50], "corruption": [0], "alpha": [50]}}},
         "metrics": {"test_images": 200},
         "scaling": {"min_seconds": 0, "repeats": 1},
