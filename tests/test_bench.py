@@ -94,3 +94,20 @@ def test_curvature_quick(tmp_path):
     result = json.loads((tmp_path / "c.json").read_text())
     assert result["quick"] and result["all_agree"] and [r["batch"] for r in result["ours"]] == [4, 16]
     assert result["seed_images_per_s"] > 0 and all(r["images_per_s"] > 0 for r in result["ours"])
+
+
+def test_ssvae_quick(tmp_path):
+    """bench/ssvae.py --quick: ours against the seed's loop (two cases, the batches alone too), the
+    accuracies of both, and a grid point's seeds one process each against stacked."""
+    out = bench("ssvae.py", "--out", str(tmp_path / "ssvae.json"))
+    assert "speed-up ours / seed's loop:" in out and "stacked / one a process:" in out
+    assert "random pixels" in out and "accuracies equal: True" in out
+    result = json.loads((tmp_path / "ssvae.json").read_text())
+    assert result["quick"] and len(result["throughput"]) == 2
+    for row in result["throughput"]:
+        assert row["ours_s_per_epoch"] > 0 and row["seed_s_per_epoch"] > 0 and row["data_path"]["speedup"] > 0
+    acc = result["accuracy"]
+    assert len(acc["seed_loop"]) == len(acc["ours_seed_per_batch"]) == len(acc["ours_balanced"]) == 2
+    assert all(0 <= v <= 1 for v in acc["seed_loop"] + acc["ours_seed_per_batch"] + acc["ours_balanced"])
+    [stack] = result["grid"]["stacks"]
+    assert stack["seeds"] == 2 and stack["accuracy_equal"] and stack["stacked_points_per_hour"] > 0

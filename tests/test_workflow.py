@@ -454,3 +454,17 @@ def test_a_truncated_mnist_file_stops_the_point_naming_it_with_nothing_written(t
     log = (work / "results/logs/ssvae/runs/n_labels~20/corruption~0.0/alpha~50.0/seed~0.log").read_text()
     assert log.strip().splitlines()[-1] == f"error: {broken}: truncated: shape (120, 28, 28) needs 94080 data bytes, found 93980"
     assert not list((work / "results/ssvae").rglob("*.json")) and not list((work / "results/ssvae").rglob("*.pt"))
+
+
+def test_stacked_seeds_write_each_seeds_point(tmp_path):
+    config = _with_ssvae(training={**TINY["ssvae"]["training"], "stack_seeds": True},
+                         grid={**TINY["ssvae"]["grid"], "slices": {"one": {"n_labels": [20], "corruption": [0],
+                                                                           "alpha": [50]}}})
+    assert planned_jobs(smk(tmp_path, config, "-n", "results/ssvae/grid.csv")) == {"ssvae_point_seeds": 1,
+                                                                                  "ssvae_grid": 1}
+    smk(tmp_path, config, "results/ssvae/grid.csv")
+    grid = pd.read_csv(tmp_path / "results/ssvae/grid.csv")
+    assert grid["seed"].tolist() == [0, 1] and grid["labelled_sha256"].nunique() == 2
+    record = json.loads((tmp_path / "results/ssvae/runs/n_labels~20/corruption~0.0/alpha~50.0/seed~1/metrics.json")
+                        .read_text())
+    assert record["stacked_seeds"] == [0, 1] and record["curves"]["epoch"] == [1, 2, 3, 4, 5]
