@@ -53,6 +53,8 @@ bench: setup
 	$(PY) bench/trm_train.py
 	$(PY) bench/verify_throughput.py
 	$(PY) bench/scaling.py
+	$(PY) bench/curvature.py
+	$(PY) bench/ssvae.py
 
 clean:
 	rm -rf results .snakemake
