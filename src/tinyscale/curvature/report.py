@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ResultsError
-from ..report import read_csv
+from ..report import read_csv, throughput_rows
 from .results import ARRAYS, SUMMARY_COLUMNS
 
 TITLE = "Curvature across incremental learning (seed 003)"
@@ -166,21 +166,9 @@ def training_table(training: pd.DataFrame) -> pd.DataFrame:
 
 
 def scaling_rows(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
-    """Analysis throughput per (nodes, processes) from scaling/scaling.csv: images/s (mean over
-    repeats), speed-up and efficiency against the smallest world size, the largest peak memory
-    of a process; and the configurations of which a run had less than a core (notes "cpu shared")."""
-    from ..scaling import COLUMNS, throughput_table
-
-    runs = read_csv(path, COLUMNS + ["nodes", "procs_per_node", "world_size", "passes"])
-    t = throughput_table(runs)
-    rows = pd.DataFrame({"devices": t["devices"], "world size": t["world_size"],
-                         "images / pass": [int(runs.loc[runs["devices"] == d, "samples"].iat[0]) for d in t["devices"]],
-                         "images/s": t["samples_per_s"].map(lambda v: f"{v:,.0f}"),
-                         "speed-up": t["speedup"].map(lambda v: f"{v:.2f}"),
-                         "efficiency": t["efficiency"].map(lambda v: f"{100 * v:.0f}%"),
-                         "memory / process": t["mem_mb"].map(lambda v: f"{v:,.0f} MB")})
-    shared = runs.loc[runs["notes"].fillna("").astype(str).str.contains("cpu shared"), "devices"]
-    return rows, list(dict.fromkeys(shared))
+    """Analysis throughput per (nodes, processes) from scaling/scaling.csv (the core's table)."""
+    rows, shared = throughput_rows(path, ("images / pass", "samples"))
+    return rows.drop(columns="config"), shared
 
 
 # ---------------------------------------------------------------- sentences

@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape
 import pandas as pd
 
 from ..errors import ResultsError
-from ..report import read_csv
+from ..report import read_csv, throughput_rows
 from .dataset import decode, load_split
 from .results import COLUMNS as EXPERIMENT_COLUMNS
 from .sudoku import givens
@@ -272,20 +272,9 @@ def curve_table(histories: dict[str, pd.DataFrame], table: pd.DataFrame) -> pd.D
 
 
 def scaling_rows(path: str | Path) -> pd.DataFrame:
-    """Training throughput per (nodes, processes) from results/reasoning/scaling/scaling.csv:
-    examples/s (mean over repeats), speed-up and efficiency against the smallest world size,
-    the largest peak memory of a process. Each process keeps the experiment's batch."""
-    from ..scaling import COLUMNS, throughput_table
-
-    runs = read_csv(path, COLUMNS + ["nodes", "procs_per_node", "world_size", "passes"])
-    t = throughput_table(runs)
-    return pd.DataFrame({"devices": t["devices"], "world size": t["world_size"],
-                         "global batch": [int(runs.loc[runs["devices"] == d, "batch"].iat[0]) for d in t["devices"]],
-                         "examples/s": t["samples_per_s"].map(lambda v: f"{v:,.0f}"),
-                         "speed-up": t["speedup"].map(lambda v: f"{v:.2f}"),
-                         "efficiency": t["efficiency"].map(lambda v: f"{100 * v:.0f}%"),
-                         "memory / process": t["mem_mb"].map(lambda v: f"{v:,.0f} MB"),
-                         "config": [runs.loc[runs["devices"] == d, "config"].iat[0] for d in t["devices"]]})
+    """Training throughput per (nodes, processes) from results/reasoning/scaling/scaling.csv (the
+    core's table). Each process keeps the experiment's batch."""
+    return throughput_rows(path, ("global batch", "batch"), "examples/s")[0]
 
 
 def _copy_text(table: pd.DataFrame) -> str:

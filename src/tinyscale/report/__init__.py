@@ -41,6 +41,30 @@ def read_csv(path: str | Path, columns: list[str]):
     return table
 
 
+def throughput_rows(path: str | Path, per_run: tuple[str, str], rate: str = "images/s"):
+    """A study's scaling/scaling.csv as its report's throughput table, and the devices of which a
+    run had less than a core (notes "cpu shared"). A row per (nodes, processes): the world size,
+    ``per_run`` (a title and the scaling.csv column it shows, e.g. ("batch", "batch")), the
+    throughput under the title ``rate`` (mean over repeats), speed-up and efficiency against the
+    smallest world size, the largest peak memory of a process, and the config it timed."""
+    import pandas as pd
+
+    from ..scaling import COLUMNS, throughput_table
+
+    runs = read_csv(path, COLUMNS + ["nodes", "procs_per_node", "world_size", "passes"])
+    t = throughput_table(runs)
+    first = lambda column: [runs.loc[runs["devices"] == d, column].iat[0] for d in t["devices"]]  # noqa: E731
+    rows = pd.DataFrame({"devices": t["devices"], "world size": t["world_size"],
+                         per_run[0]: [int(v) for v in first(per_run[1])],
+                         rate: t["samples_per_s"].map(lambda v: f"{v:,.0f}"),
+                         "speed-up": t["speedup"].map(lambda v: f"{v:.2f}"),
+                         "efficiency": t["efficiency"].map(lambda v: f"{100 * v:.0f}%"),
+                         "memory / process": t["mem_mb"].map(lambda v: f"{v:,.0f} MB"),
+                         "config": first("config")})
+    shared = runs.loc[runs["notes"].fillna("").astype(str).str.contains("cpu shared"), "devices"]
+    return rows, list(dict.fromkeys(shared))
+
+
 def caption(path: str | Path) -> str:
     """A caption file's text on one line (the same file captions Snakemake's HTML report)."""
     return re.sub(r"\s+", " ", Path(path).read_text()).strip()
