@@ -68,6 +68,33 @@ def timed_passes(work: Callable[[], None], world, min_seconds: float,
             return timer.passes, timer.seconds
 
 
+class TimedSteps:
+    """A :func:`tinyscale.trainer.fit` ``stop`` callback that times training steps in passes:
+    ``warmup_steps`` untimed steps (allocation, DDP buckets), a barrier, then passes of
+    ``steps_per_pass`` steps until ``min_seconds`` of wall time have passed on rank 0 (every
+    rank doing as many; :class:`PassTimer`). After training, ``timer`` holds the passes and
+    seconds and :meth:`cpu_seconds` this rank's CPU time over them."""
+
+    def __init__(self, world, warmup_steps: int, steps_per_pass: int, min_seconds: float):
+        self.world, self.warmup, self.per_pass, self.min_seconds = world, warmup_steps, steps_per_pass, min_seconds
+        self.timer: PassTimer | None = None
+        self._cpu = 0.0
+
+    def __call__(self, steps: int) -> bool:
+        if steps < self.warmup:
+            return False
+        if steps == self.warmup:
+            self.world.barrier()                    # time the work, not the start-up
+            self.timer, self._cpu = PassTimer(self.world, self.min_seconds), time.process_time()
+            return False
+        if (steps - self.warmup) % self.per_pass:
+            return False
+        return self.timer.done()
+
+    def cpu_seconds(self) -> float:
+        return time.process_time() - self._cpu
+
+
 def run_row(method: str, nodes: int, procs: int, kind: str, batch: int, samples: int,
             rank_seconds: list[float], rank_mem_mb: list[float], run: int, passes: int = 1,
             rank_cpu_seconds: list[float] | None = None) -> dict:

@@ -10,7 +10,6 @@ schema: samples = training examples a pass (global batch x steps), throughput
 = examples x passes / the slowest rank's time, memory = the largest peak of a
 process (CUDA allocation on a GPU, resident set on the CPU).
 """
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pandas as pd
 from tinyscale import cli, dist, io, runtime
 from tinyscale.reasoning import dataset
 from tinyscale.reasoning.training import prepare
-from tinyscale.scaling import PassTimer, run_row
+from tinyscale.scaling import TimedSteps, run_row
 from tinyscale.train import DeviceLoop
 from tinyscale.trainer import fit
 
@@ -42,24 +41,12 @@ def main() -> None:
     world = dist.init(a.device)
     loop = DeviceLoop(world.device, world)
     run = prepare(loop, splits, a.model, a.training, a.seed, "sqrt")
-    clock: dict = {}
-
-    def stop(steps: int) -> bool:
-        if steps < a.warmup_steps:
-            return False
-        if steps == a.warmup_steps:
-            world.barrier()                    # time the work, not the start-up
-            clock.update(timer=PassTimer(world, a.min_seconds), cpu=time.process_time())
-            return False
-        if (steps - a.warmup_steps) % a.steps_per_pass:
-            return False
-        return clock["timer"].done()
-
+    stop = TimedSteps(world, a.warmup_steps, a.steps_per_pass, a.min_seconds)
     untimed = replace(run.settings, steps=10 ** 9, eval_every=10 ** 9)   # stop() ends it
     fit(run.task, run.core, loop, untimed, desc=f"time {run.name}", stop=stop)
-    timer = clock["timer"]
+    timer = stop.timer
     stats = world.gather((timer.seconds, runtime.peak_memory_mb(world.device), timer.passes,
-                          time.process_time() - clock["cpu"]))
+                          stop.cpu_seconds()))
     if world.is_main:
         if len({s[2] for s in stats}) != 1:
             raise RuntimeError(f"ranks did different numbers of passes: {[s[2] for s in stats]}")

@@ -7,13 +7,12 @@ on rank 0, every rank doing as many (tinyscale.scaling.PassTimer). Rank 0 writes
 the seed's scaling schema: samples = training images a pass (global batch x steps),
 throughput = images x passes / the slowest rank's time.
 """
-import time
 from dataclasses import replace
 
 import pandas as pd
 
 from tinyscale import cli, dist, io, runtime
-from tinyscale.scaling import PassTimer, run_row
+from tinyscale.scaling import TimedSteps, run_row
 from tinyscale.ssvae.data import load
 from tinyscale.ssvae.run import init_model, labelled_for
 from tinyscale.ssvae.training import PointTraining, settings
@@ -44,24 +43,12 @@ def main() -> None:
     labelled = labelled_for(data, a.n_labels, a.corruption, a.seed)
     task = PointTraining(data, labelled, b["training"], b["model"], a.alpha, a.corruption, a.seed,
                          loop.rank, loop.world_size)
-    clock: dict = {}
-
-    def stop(steps: int) -> bool:
-        if steps < a.warmup_steps:
-            return False
-        if steps == a.warmup_steps:
-            world.barrier()                    # time the work, not the start-up
-            clock.update(timer=PassTimer(world, a.min_seconds), cpu=time.process_time())
-            return False
-        if (steps - a.warmup_steps) % a.steps_per_pass:
-            return False
-        return clock["timer"].done()
-
+    stop = TimedSteps(world, a.warmup_steps, a.steps_per_pass, a.min_seconds)
     untimed = replace(settings(b["training"], task.steps_per_epoch), steps=10 ** 9, eval_every=10 ** 9)
     fit(task, init_model(b["model"], data, a.seed), loop, untimed, desc="time ssvae", stop=stop)
-    timer = clock["timer"]
+    timer = stop.timer
     stats = world.gather((timer.seconds, runtime.peak_memory_mb(world.device), timer.passes,
-                          time.process_time() - clock["cpu"]))
+                          stop.cpu_seconds()))
     if world.is_main:
         procs = world.world_size // a.nodes
         batch = b["training"]["batch_size"]
