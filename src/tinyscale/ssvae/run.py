@@ -16,6 +16,16 @@ from .model import SSVAE, build_model
 from .training import PointTraining, settings
 
 
+def add_point_arguments(p) -> None:
+    """A script's options naming the study's settings and a grid point (its seed is --seed)."""
+    from ..cli import json_arg
+
+    p.add_argument("--block", type=json_arg, required=True, help="the ssvae block (JSON)")
+    p.add_argument("--n-labels", type=int, required=True)
+    p.add_argument("--corruption", type=float, required=True)
+    p.add_argument("--alpha", type=float, required=True)
+
+
 def labelled_for(data: Pixels, n_labels: int, corruption: float, seed: int) -> Labelled:
     return labelled_set(data.train_y.cpu().numpy(), n_labels, corruption, seed, data.n_classes)
 

@@ -14,7 +14,7 @@ import pandas as pd
 from tinyscale import cli, dist, io, runtime
 from tinyscale.scaling import TimedSteps, run_row
 from tinyscale.ssvae.data import load
-from tinyscale.ssvae.run import init_model, labelled_for
+from tinyscale.ssvae.run import add_point_arguments, init_model, labelled_for
 from tinyscale.ssvae.training import PointTraining, settings
 from tinyscale.train import DeviceLoop
 from tinyscale.trainer import fit
@@ -22,10 +22,7 @@ from tinyscale.trainer import fit
 
 def main() -> None:
     p = cli.parser(__doc__)
-    p.add_argument("--block", type=cli.json_arg, required=True, help="the ssvae block (JSON)")
-    p.add_argument("--n-labels", type=int, required=True)
-    p.add_argument("--corruption", type=float, required=True)
-    p.add_argument("--alpha", type=float, required=True)
+    add_point_arguments(p)
     p.add_argument("--nodes", type=int, default=1)
     p.add_argument("--repeat", type=int, default=1, help="which repeat this is (the run number)")
     p.add_argument("--warmup-steps", type=int, default=3)

@@ -9,16 +9,13 @@ resumes from the last saved step.
 """
 from tinyscale import cli, dist, io, runtime
 from tinyscale.ssvae.data import load
-from tinyscale.ssvae.run import train_point
+from tinyscale.ssvae.run import add_point_arguments, train_point
 from tinyscale.train import DeviceLoop
 
 
 def main() -> None:
     p = cli.parser(__doc__)
-    p.add_argument("--block", type=cli.json_arg, required=True, help="the ssvae block (JSON)")
-    p.add_argument("--n-labels", type=int, required=True)
-    p.add_argument("--corruption", type=float, required=True)
-    p.add_argument("--alpha", type=float, required=True)
+    add_point_arguments(p)
     p.add_argument("--out", required=True, help="metrics.json")
     p.add_argument("--state-dir", required=True)
     a = p.parse_args()

@@ -8,15 +8,13 @@ saved under --state-dir; a rerun after a kill resumes from the last saved step.
 """
 from tinyscale import cli, dist, io, runtime
 from tinyscale.ssvae.data import load
+from tinyscale.ssvae.run import add_point_arguments
 from tinyscale.ssvae.stacked import train_stacked
 
 
 def main() -> None:
     p = cli.parser(__doc__)
-    p.add_argument("--block", type=cli.json_arg, required=True, help="the ssvae block (JSON)")
-    p.add_argument("--n-labels", type=int, required=True)
-    p.add_argument("--corruption", type=float, required=True)
-    p.add_argument("--alpha", type=float, required=True)
+    add_point_arguments(p)
     p.add_argument("--seeds", type=int, nargs="+", required=True)
     p.add_argument("--out", nargs="+", required=True, help="a metrics.json per seed, in --seeds' order")
     p.add_argument("--state-dir", required=True)
