@@ -1,4 +1,5 @@
-"""Shared fixtures: a small digits split and two quickly trained TRM-MLPs."""
+"""Shared fixtures: a small digits split, two quickly trained TRM-MLPs, and the tiny campaign
+built once through Snakemake (the end-to-end and Slurm tests read it)."""
 from __future__ import annotations
 
 import numpy as np
@@ -40,3 +41,14 @@ def samples(digits):
     x, y = digits.tensors("test")
     ids = select_samples(len(y), 24, 0)
     return x[ids], y[ids], np.arange(len(ids))
+
+
+@pytest.fixture(scope="session")
+def complete_run(tmp_path_factory):
+    """`snakemake all` on the tiny config (tests/helpers.py: TINY), every study and the report.
+    Tests that change it (test_workflow.py) put it back as it was."""
+    from helpers import TINY, smk
+
+    workdir = tmp_path_factory.mktemp("run")
+    smk(workdir, TINY, "all")
+    return workdir

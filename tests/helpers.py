@@ -144,6 +144,27 @@ def run_script(name: str, *args, prefix: tuple[str, ...] = (sys.executable,),
                           text=True, timeout=timeout)
 
 
+def run_in_process(name: str, *args) -> None:
+    """workflow/scripts/<name> with ``args``, run in this process as its own ``__main__`` (the
+    imports are paid once a session, not a few seconds a call): for fixtures that build a
+    study's files. Its failure (a non-zero exit) raises; its logging setup is undone."""
+    import logging
+    import runpy
+
+    root, argv = logging.getLogger(), sys.argv
+    handlers, level = root.handlers[:], root.level
+    sys.argv = [str(SCRIPTS / name), *map(str, args)]
+    try:
+        runpy.run_path(sys.argv[0], run_name="__main__")
+    except SystemExit as exit_:
+        if exit_.code:
+            raise AssertionError(f"{name} exited with status {exit_.code}") from None
+    finally:
+        sys.argv = argv
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
 def assert_deck_is_legible(path: Path) -> None:
     """Every shape of the deck on its slide, apart from the others (arrows touch what they join),
     and no text under 12 pt."""

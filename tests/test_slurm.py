@@ -49,14 +49,6 @@ def cluster(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def local_run(tmp_path_factory):
-    """What the Slurm run is compared with, built locally (not the report: it compares nothing)."""
-    workdir = tmp_path_factory.mktemp("local")
-    smk(workdir, CONFIG, "results/robustness/sweep.csv", "results/robustness/scaling/scaling.csv")
-    return workdir
-
-
-@pytest.fixture(scope="module")
 def slurm_run(cluster, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("on_slurm")
     smk(workdir, CONFIG, *PROFILE, *TARGETS, prefix=TIMEOUT, timeout=960)
@@ -69,23 +61,32 @@ def sacct(*fields: str) -> list[dict]:
     return [dict(zip(fields, line.split("|"))) for line in out.splitlines()]
 
 
-def test_slurm_gives_the_rows_and_verdicts_of_the_local_run(local_run, slurm_run):
-    cells = sorted((local_run / "results/robustness/sweep").glob("*.csv"))
-    assert [c.name for c in cells] == ["trm_adv__seed0__crown__eps0.05.csv", "trm_std__seed0__crown__eps0.05.csv"]
-    for cell in cells:
-        pd.testing.assert_frame_equal(pd.read_csv(cell)[CELL_KEYS],
-                                      pd.read_csv(slurm_run / "results/robustness/sweep" / cell.name)[CELL_KEYS])
+def test_slurm_gives_the_rows_and_verdicts_of_the_local_run(complete_run, slurm_run):
+    """The local tiny campaign (TINY: CONFIG with every method and the whole scaling grid) against
+    the Slurm run's CROWN cells, checkpoints and scaling layout."""
+    local = complete_run
+    for name in ("trm_adv__seed0__crown__eps0.05.csv", "trm_std__seed0__crown__eps0.05.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(local / "results/robustness/sweep" / name)[CELL_KEYS],
+                                      pd.read_csv(slurm_run / "results/robustness/sweep" / name)[CELL_KEYS])
     counts = ["model", "epsilon", "verified", "falsified", "unknown", "timeout", "misclassified", "total"]
-    pd.testing.assert_frame_equal(pd.read_csv(local_run / "results/robustness/sweep.csv")[counts],
-                                  pd.read_csv(slurm_run / "results/robustness/sweep.csv")[counts])
+    crown = pd.read_csv(local / "results/robustness/sweep.csv").query("bound == 'CROWN'").reset_index(drop=True)
+    pd.testing.assert_frame_equal(crown[counts], pd.read_csv(slurm_run / "results/robustness/sweep.csv")[counts])
     for model in ("trm_std", "trm_adv"):
         metrics = [json.loads((run / f"results/robustness/checkpoints/{model}__seed0.json").read_text())
-                   for run in (local_run, slurm_run)]
+                   for run in (local, slurm_run)]
         assert metrics[0]["clean_acc"] == metrics[1]["clean_acc"]
         assert metrics[0]["pgd_acc"] == metrics[1]["pgd_acc"]
     scaling = ["devices", "batch", "samples", "nodes", "procs_per_node", "world_size"]
-    pd.testing.assert_frame_equal(pd.read_csv(local_run / "results/robustness/scaling/scaling.csv")[scaling],
-                                  pd.read_csv(slurm_run / "results/robustness/scaling/scaling.csv")[scaling])
+    on_slurm = pd.read_csv(slurm_run / "results/robustness/scaling/scaling.csv")[scaling]
+    here = pd.read_csv(local / "results/robustness/scaling/scaling.csv")[scaling].drop_duplicates()
+    here = here[here["devices"].isin(on_slurm["devices"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(here, on_slurm)
+    # the SSVAE points trained under Slurm are the local ones
+    for n in (20, 50):
+        point = f"results/ssvae/runs/n_labels~{n}/corruption~0.0/alpha~50.0/seed~0/metrics.json"
+        a, b = (json.loads((run / point).read_text()) for run in (local, slurm_run))
+        assert (a["final_test_accuracy"], a["curves"], a["labelled"]) == (b["final_test_accuracy"], b["curves"],
+                                                                          b["labelled"])
 
 
 def test_every_job_ran_under_slurm_with_its_logs(slurm_run):

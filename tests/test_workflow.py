@@ -17,13 +17,6 @@ import yaml
 
 from helpers import ROOT, SNAKEMAKE, TINY, planned_jobs, smk, with_robustness
 
-@pytest.fixture(scope="module")
-def complete_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("run")
-    smk(workdir, TINY, "all")
-    return workdir
-
-
 def test_all_produces_the_merged_sweep(complete_run):
     table = pd.read_csv(complete_run / "results/robustness/sweep.csv")
     assert list(table.columns) == ["model", "epsilon", "verified", "falsified", "total", "avg_time_s",

@@ -2,7 +2,7 @@
 
 results: read and check the result files, and compute every number the section states
 figures: the seaborn figures (PNG and SVG), one colour per model throughout
-section: the section's PDF pages and slides
+pages: the section's PDF pages and slides
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def section(inputs: dict[str, list[str]], provenance: dict):
     order) and captions (a <figure>.rst per figure)."""
     from ...report.pdf import Figure
     from .results import Results
-    from .section import Section
+    from .pages import Section
 
     results = Results.load(inputs["sweep"][0], inputs["metrics"], inputs["scaling"][0], provenance)
     figures = {Path(f).stem: Path(f) for f in inputs["figures"]}
