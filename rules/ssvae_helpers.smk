@@ -23,13 +23,16 @@ def ssvae_runs():
     return [f"{SS_OUT}/runs/{point}/metrics.json" for point in SS_SPACE.instance_patterns]
 
 
-def ssvae_point(wildcards):
-    """The point a target names (any valid values: a point outside the config's slices can be
-    built by naming it); one error naming what is wrong."""
-    try:
-        return ssvae_settings.parse_point(wildcards)
-    except ConfigError as err:
-        raise WorkflowError(str(err)) from None
+def ssvae_point_args(wildcards):
+    """A target's point as the script's options: any values can be named (a point outside the
+    config's slices too); the script checks them before anything is written."""
+    w = wildcards
+    return f"--n-labels {w.n_labels} --corruption {w.corruption} --alpha {w.alpha} --seed {w.seed}"
+
+
+def ssvae_seeds_point_args(wildcards):
+    w = wildcards
+    return f"--n-labels {w.n_labels} --corruption {w.corruption} --alpha {w.alpha}"
 
 
 def ssvae_block():
@@ -37,14 +40,6 @@ def ssvae_block():
     batched): adding a point or a seed leaves the others built."""
     return as_json({k: SSVAE[k] for k in ("data", "model", "training", "metrics")}
                    | {"training": {k: v for k, v in SSVAE["training"].items() if k != "stack_seeds"}})
-
-
-def ssvae_point_args(wildcards):
-    return "--n-labels {} --corruption {} --alpha {} --seed {}".format(*ssvae_point(wildcards))
-
-
-def ssvae_seeds_point_args(wildcards):
-    return "--n-labels {} --corruption {} --alpha {}".format(*ssvae_point({**wildcards, "seed": "0"})[:3])
 
 
 def ssvae_data_inputs():

@@ -422,9 +422,10 @@ def test_adding_a_seed_plans_only_its_points_and_the_merge(complete_run):
 def test_a_point_outside_the_grid_is_a_target_and_a_bad_one_an_error(tmp_path):
     target = "results/ssvae/runs/n_labels~30/corruption~0.1/alpha~5.0/seed~7/metrics.json"
     assert planned_jobs(smk(tmp_path, TINY, "-n", target)) == {"ssvae_point": 1}
-    proc = smk(tmp_path, TINY, "-n", "results/ssvae/runs/n_labels~30/corruption~1.5/alpha~5.0/seed~7/metrics.json",
+    proc = smk(tmp_path, TINY, "results/ssvae/runs/n_labels~30/corruption~1.5/alpha~5.0/seed~7/metrics.json",
                check=False)
     assert proc.returncode != 0 and "corruption 1.5 is not a fraction in [0, 1]" in proc.stdout + proc.stderr
+    assert not list((tmp_path / "results/ssvae").rglob("*.json"))
 
 
 def test_a_truncated_mnist_file_stops_the_point_naming_it_with_nothing_written(tmp_path):

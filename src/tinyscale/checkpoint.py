@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pickle
+import re
+
 import torch
 
 from .errors import CheckpointError
@@ -25,8 +28,15 @@ def load_file(path: str | Path):
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        # weights_only refused a pickled object (torch's message is a page of advice; the object is what matters)
+        found = re.search(r"unsupported GLOBAL (\S+)", str(err), re.IGNORECASE)
+        what = f"a pickled {found.group(1)}" if found else "a pickled object that is not a tensor"
+        raise CheckpointError(f"{path}: holds {what}; not loaded (checkpoints load with weights_only=True, "
+                              "which runs no code from the file)") from err
     except Exception as err:  # torch raises several types for foreign or broken files
-        raise CheckpointError(f"{path}: not a loadable checkpoint ({err})") from err
+        first = str(err).strip().split(". ")[0].rstrip(".")     # torch's first sentence; advice follows
+        raise CheckpointError(f"{path}: not a loadable checkpoint, truncated or not torch's format ({first})") from err
 
 
 def load_state(path: str | Path, fmt: str, what: str) -> dict:

@@ -26,6 +26,17 @@ def add_point_arguments(p) -> None:
     p.add_argument("--alpha", type=float, required=True)
 
 
+def point_of(a, seed: int | None = None) -> tuple[int, float, float, int]:
+    """The grid point the parsed options name, checked (one error naming what is wrong: a target
+    can name any values)."""
+    from .settings import parse_point
+
+    seed = a.seed if seed is None else seed
+    where = f"grid point n_labels~{a.n_labels}/corruption~{a.corruption:g}/alpha~{a.alpha:g}/seed~{seed}"
+    return parse_point({"n_labels": a.n_labels, "corruption": a.corruption, "alpha": a.alpha, "seed": seed},
+                       key=where)
+
+
 def labelled_for(data: Pixels, n_labels: int, corruption: float, seed: int) -> Labelled:
     return labelled_set(data.train_y.cpu().numpy(), n_labels, corruption, seed, data.n_classes)
 

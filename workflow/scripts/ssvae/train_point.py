@@ -9,7 +9,7 @@ resumes from the last saved step.
 """
 from tinyscale import cli, dist, io, runtime
 from tinyscale.ssvae.data import load
-from tinyscale.ssvae.run import add_point_arguments, train_point
+from tinyscale.ssvae.run import add_point_arguments, point_of, train_point
 from tinyscale.train import DeviceLoop
 
 
@@ -19,12 +19,12 @@ def main() -> None:
     p.add_argument("--out", required=True, help="metrics.json")
     p.add_argument("--state-dir", required=True)
     a = p.parse_args()
+    point = point_of(a)
     data = load(a.block["data"])
     runtime.set_threads(a.threads)
     world = dist.init(a.device)
     loop = DeviceLoop(world.device, world)
-    record = train_point(data.to(world.device), a.block, (a.n_labels, a.corruption, a.alpha, a.seed), loop,
-                         a.state_dir)
+    record = train_point(data.to(world.device), a.block, point, loop, a.state_dir)
     if world.is_main:
         io.write_json(a.out, record)
         cli.log.info("n_labels %d, corruption %g, alpha %g, seed %d: test accuracy %.4f, test ELBO %.2f "

@@ -8,7 +8,7 @@ saved under --state-dir; a rerun after a kill resumes from the last saved step.
 """
 from tinyscale import cli, dist, io, runtime
 from tinyscale.ssvae.data import load
-from tinyscale.ssvae.run import add_point_arguments
+from tinyscale.ssvae.run import add_point_arguments, point_of
 from tinyscale.ssvae.stacked import train_stacked
 
 
@@ -21,6 +21,8 @@ def main() -> None:
     a = p.parse_args()
     if len(a.out) != len(a.seeds):
         p.error("--out needs a file per seed")
+    for seed in a.seeds:
+        point_of(a, seed)
     data = load(a.block["data"])
     runtime.set_threads(a.threads)
     device = dist.init(a.device).device        # one process: the stack is the parallelism
