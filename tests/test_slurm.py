@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -151,17 +152,53 @@ def test_a_failing_job_fails_the_run_and_a_rerun_completes_it(cluster, tmp_path)
     _mnist_from_digits(mnist, truncate_labels=True)
     config = with_robustness(CONFIG, data={"source": "mnist", "mnist_dir": str(mnist)})
     target = "results/robustness/checkpoints/trm_std__seed0.json"
-    failed = smk(tmp_path, config, *PROFILE, "--retries", "0", target, check=False, prefix=TIMEOUT,
-                 timeout=960)
+    failed = smk(tmp_path, config, *PROFILE, target, check=False, prefix=TIMEOUT, timeout=960)
     assert failed.returncode != 0
     log = (tmp_path / "results/logs/robustness/data/mnist.log").read_text()
     assert "train-labels-idx1-ubyte" in log, log
     assert not (tmp_path / "results/robustness/data/mnist.npz").exists()
-    states = {s["State"] for s in sacct("JobID", "JobName", "State", "WorkDir") if s["WorkDir"] == str(tmp_path)}
-    assert "FAILED" in states, states
+    # the profile's retries (1) ran it once more, no further; Snakemake names the rule and its log
+    jobs = [s for s in sacct("JobID", "JobName", "State", "WorkDir") if s["WorkDir"] == str(tmp_path)
+            and "." not in s["JobID"]]
+    assert [s["State"] for s in jobs] == ["FAILED", "FAILED"], jobs
+    out = failed.stdout + failed.stderr
+    assert "Error in rule prepare_data" in out and "results/logs/robustness/data/mnist.log" in out
 
     _mnist_from_digits(mnist, truncate_labels=False)   # the download is repaired
     assert planned_jobs(smk(tmp_path, config, *PROFILE, "-n", target)) == {
         "prepare_data": 1, "train_checkpoint": 1}
     smk(tmp_path, config, *PROFILE, target, prefix=TIMEOUT, timeout=960)
     assert json.loads((tmp_path / target).read_text())["data"] == "mnist"
+
+
+def test_a_time_limit_kills_training_and_the_retries_resume_it(cluster, tmp_path):
+    """An SSVAE point of about two minutes' training under a one-minute time limit: Slurm kills it
+    (TIMEOUT), Snakemake retries it, each attempt resumes from the last saved state (every 5 s), and
+    the point ends as a local uninterrupted run of it (started beside the Slurm run)."""
+    block = {**TINY["ssvae"], "training": {**TINY["ssvae"]["training"], "epochs": 1500, "eval_frequency": 500,
+                                           "checkpoint_every_s": 5}}
+    config = {**CONFIG, "ssvae": block}
+    point = "results/ssvae/runs/n_labels~20/corruption~0.0/alpha~50.0/seed~0"
+    from tinyscale.config import validate
+    resolved = validate(json.loads(json.dumps(config)))["ssvae"]
+    local = tmp_path / "local"
+    reference = subprocess.Popen(
+        [sys.executable, str(ROOT / "workflow/scripts/ssvae/train_point.py"), "--block", json.dumps(resolved),
+         "--n-labels", "20", "--corruption", "0", "--alpha", "50", "--seed", "0", "--out", str(local / "metrics.json"),
+         "--state-dir", str(local / "resume"), "--threads", "1"], stderr=subprocess.DEVNULL)
+    work = tmp_path / "on_slurm"
+    work.mkdir()
+    smk(work, config, *PROFILE, "--set-resources", "ssvae_point:runtime=1", "--retries", "3",
+        f"{point}/metrics.json", prefix=("timeout", "-k", "10", "600"), timeout=660)
+    assert reference.wait(timeout=600) == 0
+    jobs = [s for s in sacct("JobID", "State", "Start", "End", "Elapsed", "Timelimit", "WorkDir")
+            if s["WorkDir"] == str(work) and "." not in s["JobID"]]
+    states = [s["State"] for s in jobs]
+    assert states[-1] == "COMPLETED" and "TIMEOUT" in states[:-1], jobs
+    print("time-limit run:", json.dumps(jobs))
+    log = (work / f"results/logs/ssvae/runs/{point.split('runs/')[1]}.log").read_text()
+    assert "resume: continuing from step" in log
+    a, b = (json.loads(p.read_text()) for p in (local / "metrics.json", work / point / "metrics.json"))
+    assert b["resumed_from_step"] > 0
+    times = ("seconds", "wall_seconds", "images_per_s", "resumed_from_step")
+    assert {k: v for k, v in a.items() if k not in times} == {k: v for k, v in b.items() if k not in times}

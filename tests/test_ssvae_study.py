@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -61,3 +63,44 @@ def test_ddp_over_two_processes_trains_the_same_labelled_set(tmp_path):
     assert a["curves"]["epoch"] == b["curves"]["epoch"]
     # the same global batches: the first evaluation's ELBO agrees to within the noise draws' difference
     assert abs(a["curves"]["test_elbo"][0] - b["curves"]["test_elbo"][0]) < 0.05 * abs(a["curves"]["test_elbo"][0])
+
+
+def _worker_of_rank(agent: subprocess.Popen, rank: int) -> int | None:
+    """The pid of torchrun's worker process of ``rank`` (a child of the agent with RANK in its environment)."""
+    import psutil
+
+    for child in psutil.Process(agent.pid).children(recursive=True):
+        try:
+            if child.environ().get("RANK") == str(rank) and "train_point.py" in " ".join(child.cmdline()):
+                return child.pid
+        except psutil.Error:
+            continue
+    return None
+
+
+def test_a_killed_rank_fails_the_job_naming_it_and_the_rerun_resumes(tmp_path):
+    """SIGKILL one of two DDP workers: torchrun stops the job and names the rank; the rerun resumes
+    from the saved states and ends as an uninterrupted two-process run."""
+    block = {**BLOCK, "training": {**BLOCK["training"], "epochs": 60, "eval_frequency": 1}}
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    run([*standalone(2), *point_args(whole, block)])
+    # as the rules start it: torchrun through tinyscale.dist, which prints torchrun's failure summary alone
+    launcher = [sys.executable, "-m", "tinyscale.dist", "--standalone", "--nproc-per-node", "2"]
+    agent = subprocess.Popen([*launcher, *point_args(killed, block)], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while len(list((killed / "resume").glob("*.rank*.pt"))) < 2 and agent.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.01)
+    pid = _worker_of_rank(agent, 1)
+    assert pid is not None, "no worker of rank 1 (the job finished first?)"
+    os.kill(pid, signal.SIGKILL)
+    out = agent.communicate(timeout=120)[0]
+    assert agent.returncode != 0
+    assert re.search(r"rank\s*: 1 \(local_rank: 1\)", out) and "Signal 9 (SIGKILL)" in out, out[-3000:]
+    assert "Traceback" not in out, out[-3000:]
+    assert not (killed / "metrics.json").exists()
+    rerun = run([*standalone(2), *point_args(killed, block)])
+    assert "resume: continuing from step" in rerun.stdout + rerun.stderr
+    a, b = (json.loads((d / "metrics.json").read_text()) for d in (whole, killed))
+    assert without_times(a) == without_times(b)

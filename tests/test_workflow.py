@@ -173,9 +173,11 @@ def test_all_builds_the_report_and_snakemake_report_shows_its_figures(complete_r
     shown = json.loads(re.search(r"var results = (\{.*?\});\n", html.read_text()).group(1))
     reasoning = ["accuracy_by_suite", "learning_curves", "params_vs_accuracy"]
     curvature = ["curvature_by_arrival", "mislabelled_vs_clean", "auroc", "top_curvature"]
+    ssvae = ["accuracy_vs_labels", "accuracy_vs_corruption", "disentanglement"]
     assert sorted(shown) == sorted([f"results/robustness/figures/{name}.png" for name in FIGURES]
                                    + [f"results/reasoning/figures/{name}.png" for name in reasoning]
-                                   + [f"results/curvature/figures/{name}.png" for name in curvature])
+                                   + [f"results/curvature/figures/{name}.png" for name in curvature]
+                                   + [f"results/ssvae/figures/{name}.png" for name in ssvae])
     assert all(entry["caption"].startswith("<p>") for entry in shown.values())
 
 
@@ -226,8 +228,9 @@ def test_the_report_has_a_section_per_study_from_its_own_files(complete_run):
     from test_report import pdf_text
     text = pdf_text(complete_run / "results/report/report.pdf")
     assert "1 Robustness verification of tiny recursive models" in text
-    assert "2 Recursive reasoning models on Sudoku" in text and "4 Provenance" in text
+    assert "2 Recursive reasoning models on Sudoku" in text and "5 Provenance" in text
     assert "3 Curvature across incremental learning (seed 003)" in text
+    assert "4 Label robustness of a semi-supervised VAE (seed 004)" in text
     assert "sudoku-4x4 4x4 20 80 4 10" in text   # 20 puzzles x (1 + 3 augmentations), 10 test puzzles
     table = pd.read_csv(complete_run / "results/reasoning/experiments.csv")
     for _, row in table.iterrows():      # each experiment's exact accuracy, as the table has it
@@ -235,6 +238,8 @@ def test_the_report_has_a_section_per_study_from_its_own_files(complete_run):
     assert "architecture" in text        # the suite
     summary = pd.read_csv(complete_run / "results/curvature/summary.csv")
     assert f"{summary['auroc'].iloc[-1]:.3f}" in text     # the curvature section's last-epoch AUROC
+    ssvae = pd.read_csv(complete_run / "results/ssvae/summary.csv")
+    assert f"{ssvae['final_test_accuracy_mean'].iloc[-1]:.3f}" in text   # the SSVAE section's accuracy
 
 
 def test_the_reasoning_dataset_loads_in_the_trm_format(complete_run):

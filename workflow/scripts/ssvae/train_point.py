@@ -7,6 +7,8 @@ training is DDP (every rank its share of each batch). The full training state is
 --state-dir every checkpoint_every_s seconds and at each evaluation; a rerun after a kill
 resumes from the last saved step.
 """
+import shutil
+
 from tinyscale import cli, dist, io, runtime
 from tinyscale.ssvae.data import load
 from tinyscale.ssvae.run import add_point_arguments, point_of, train_point
@@ -32,6 +34,7 @@ def main() -> None:
                      a.alpha, a.seed, record["final_test_accuracy"], record["final_test_elbo"],
                      record["seconds"], record["labelled"]["count"], record["labelled"]["corrupted"],
                      record["labelled"]["sha256"][:12])
+        shutil.rmtree(a.state_dir, ignore_errors=True)      # the point is done: its saved states go
     world.close()
 
 

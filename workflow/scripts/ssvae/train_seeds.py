@@ -6,6 +6,8 @@ batches and noise), up to float rounding (tinyscale.ssvae.stacked); ``stacked_se
 was trained in a stack, and ``seconds`` is the stack's time. The stack's training state is
 saved under --state-dir; a rerun after a kill resumes from the last saved step.
 """
+import shutil
+
 from tinyscale import cli, dist, io, runtime
 from tinyscale.ssvae.data import load
 from tinyscale.ssvae.run import add_point_arguments, point_of
@@ -33,6 +35,7 @@ def main() -> None:
         cli.log.info("seed %d: test accuracy %.4f, test ELBO %.2f", record["seed"], record["final_test_accuracy"],
                      record["final_test_elbo"])
     cli.log.info("%d seeds in %.1f s", len(records), records[0]["seconds"])
+    shutil.rmtree(a.state_dir, ignore_errors=True)          # the point is done: its saved state goes
 
 
 if __name__ == "__main__":
