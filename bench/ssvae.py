@@ -322,6 +322,7 @@ def main() -> None:
         block["training"]["epochs"] = a.epochs or 1
     if q:
         block["metrics"]["test_images"] = 100
+        block["model"].update(hidden=32, k=2)        # every path, at a fraction of the cost
     digits = load(block["data"]).to(device)
     mnist_block = copy.deepcopy(block)
     mnist_block["training"]["batch_size"] = 256

@@ -97,7 +97,9 @@ def test_a_killed_rank_fails_the_job_naming_it_and_the_rerun_resumes(tmp_path):
     os.kill(pid, signal.SIGKILL)
     out = agent.communicate(timeout=120)[0]
     assert agent.returncode != 0
-    assert re.search(r"rank\s*: 1 \(local_rank: 1\)", out) and "Signal 9 (SIGKILL)" in out, out[-3000:]
+    root = out.split("Root Cause")[-1]        # torchrun's summary: the rank that died first
+    assert re.search(r"rank\s*: 1 \(local_rank: 1\)", root) and "Signal 9 (SIGKILL)" in root, out[-3000:]
+    assert "[rank0]: error: lost another rank of this job" in out
     assert "Traceback" not in out, out[-3000:]
     assert not (killed / "metrics.json").exists()
     rerun = run([*standalone(2), *point_args(killed, block)])

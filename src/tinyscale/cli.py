@@ -55,13 +55,28 @@ def run(main: Callable[[], None]) -> None:
         _write(prefix, f"error: {err}\n")
         _tell_launcher(f"input error (exit status 2): see the line '{prefix}error: ...' above")
         sys.exit(2)
-    except Exception:
+    except Exception as err:
+        if world_size > 1 and _lost_peer(err):
+            # another rank died (killed, out of memory, a lost node): this rank's traceback says nothing
+            # about why, so one line, and no error file, so that torchrun's summary puts the rank
+            # that died first as the root cause
+            first = str(err).split(". ")[0]
+            _write(prefix, f"error: lost another rank of this job ({first}); torchrun's summary names it\n")
+            sys.exit(1)
         where = f" (its lines start with '{prefix.strip()}')" if prefix else ""
         _tell_launcher(f"uncaught exception (exit status 1): see the traceback above{where}")
         if world_size == 1:
             raise  # Python prints the traceback, once, and exits with status 1
         _write(prefix, traceback.format_exc())
         sys.exit(1)
+
+
+def _lost_peer(err: BaseException) -> bool:
+    """Whether ``err`` is a collective failing because another rank's process went away."""
+    text = str(err)
+    transport = type(err).__name__ == "DistBackendError" or "gloo" in text or "NCCL" in text
+    return transport and any(s in text for s in ("Connection reset by peer", "Connection closed by peer",
+                                                  "Broken pipe", "remote process exited", "Socket closed"))
 
 
 def _write(prefix: str, text: str) -> None:
