@@ -181,6 +181,8 @@ def test_a_time_limit_kills_training_and_the_retries_resume_it(cluster, tmp_path
     point = "results/ssvae/runs/n_labels~20/corruption~0.0/alpha~50.0/seed~0"
     from tinyscale.config import validate
     resolved = validate(json.loads(json.dumps(config)))["ssvae"]
+    resolved = {k: resolved[k] for k in ("data", "model", "training", "metrics")}      # as the rule passes it
+    resolved["training"] = {k: v for k, v in resolved["training"].items() if k != "stack_seeds"}
     local = tmp_path / "local"
     reference = subprocess.Popen(
         [sys.executable, str(ROOT / "workflow/scripts/ssvae/train_point.py"), "--block", json.dumps(resolved),
