@@ -5,7 +5,7 @@ SMK     := $(VENV)/bin/snakemake
 STAMP   := $(VENV)/.installed
 PROFILE ?= profiles/local
 
-.PHONY: setup tpu-setup demo test lint bench clean
+.PHONY: setup tpu-setup demo test lint bench faults clean
 
 setup: $(STAMP)
 
@@ -55,6 +55,11 @@ bench: setup
 	$(PY) bench/scaling.py
 	$(PY) bench/curvature.py
 	$(PY) bench/ssvae.py
+
+# kill -9 the default campaign at 10 random moments, rerun each, compare with a clean run
+# (tools/fault_campaign.py; about 11 campaigns' time)
+faults: setup
+	$(PY) tools/fault_campaign.py --kills 10
 
 clean:
 	rm -rf results .snakemake

@@ -144,6 +144,25 @@ def run_script(name: str, *args, prefix: tuple[str, ...] = (sys.executable,),
                           text=True, timeout=timeout)
 
 
+def write_scaling(path: Path, config: str, batch: int, samples: int, mem_mb: float,
+                  rates: tuple[tuple[int, float], ...] = ((1, 1000.0), (2, 1600.0))) -> Path:
+    """A study's scaling/scaling.csv of one run per process count (samples/s ``rates``; the
+    2-process run noted as having had less than a core), through the core's merge."""
+    import pandas as pd
+
+    from tinyscale.scaling import merge_runs
+
+    runs = [pd.DataFrame([{"timestamp": "2026-11-26T10:00:00", "config": config, "devices": f"{p}xcpu",
+                           "batch": batch, "samples": samples, "avg_time_per_sample_s": 0,
+                           "total_time_s": samples / rate, "gpu_mem_mb": mem_mb,
+                           "notes": "run1" + (";cpu shared (70% of a core)" if p == 2 else ""),
+                           "nodes": 1, "procs_per_node": p, "world_size": p, "passes": 1}])
+            for p, rate in rates]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    merge_runs(runs).to_csv(path, index=False)
+    return path
+
+
 def run_in_process(name: str, *args) -> None:
     """workflow/scripts/<name> with ``args``, run in this process as its own ``__main__`` (the
     imports are paid once a session, not a few seconds a call): for fixtures that build a

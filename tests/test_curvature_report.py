@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import ROOT, assert_deck_is_legible
+from helpers import ROOT, assert_deck_is_legible, write_scaling
 from test_report import deck_texts, pdf_text, run
 
 FIGURES = ["curvature_by_arrival", "mislabelled_vs_clean", "auroc", "top_curvature"]
@@ -55,7 +55,6 @@ def images_of_study():
 def write_results(root, true_y: np.ndarray) -> dict:
     """The result files of a run, in results/curvature/'s layout under ``root``."""
     from tinyscale.curvature import results
-    from tinyscale.scaling import merge_runs
 
     # the first 10 training images of each of the classes 0-3; the first 2 of each mislabelled
     index = np.sort(np.concatenate([np.flatnonzero(true_y == c)[:10] for c in range(4)]))
@@ -97,13 +96,7 @@ def write_results(root, true_y: np.ndarray) -> dict:
         pd.DataFrame({"epoch": [15 * t + 1, 15 * t + 8, 15 * t + 15], "task": t, "lr": 0.1,
                       "train_loss": [1.0, 0.5, 0.25], "train_acc": [0.5, 0.7, acc], "val_loss": 0.2,
                       "val_acc": [0.6, 0.8, val]}).to_csv(files["training"][t], index=False)
-    runs = [pd.DataFrame([{"timestamp": "2026-11-26T10:00:00", "config": "curvature", "devices": f"{p}xcpu",
-                           "batch": 256, "samples": 40, "avg_time_per_sample_s": 0, "total_time_s": 40 / rate,
-                           "gpu_mem_mb": 500.0, "notes": "run1" + (";cpu shared (70% of a core)" if p == 2 else ""),
-                           "nodes": 1, "procs_per_node": p, "world_size": p, "passes": 1}])
-            for p, rate in ((1, 1000.0), (2, 1600.0))]
-    files["scaling"].parent.mkdir()
-    merge_runs(runs).to_csv(files["scaling"], index=False)
+    write_scaling(files["scaling"], "curvature", 256, 40, 500.0)
     return files
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import ROOT, SCRIPTS, assert_deck_is_legible
+from helpers import ROOT, SCRIPTS, assert_deck_is_legible, write_scaling
 from test_report import deck_texts, pdf_text
 
 FIGURES = ["accuracy_vs_labels", "accuracy_vs_corruption", "disentanglement"]
@@ -71,20 +71,13 @@ def grid_rows(accuracy=ACCURACY) -> pd.DataFrame:
 
 def write_results(root, accuracy=ACCURACY) -> dict:
     """grid.csv, summary.csv and scaling/scaling.csv in results/ssvae/'s layout under ``root``."""
-    from tinyscale.scaling import merge_runs
     from tinyscale.ssvae.results import summary_table
 
     files = {"grid": root / "grid.csv", "summary": root / "summary.csv", "scaling": root / "scaling/scaling.csv"}
     grid = grid_rows(accuracy)
     grid.to_csv(files["grid"], index=False)
     summary_table(grid).to_csv(files["summary"], index=False)
-    runs = [pd.DataFrame([{"timestamp": "2026-11-26T10:00:00", "config": "ssvae", "devices": f"{p}xcpu",
-                           "batch": 64, "samples": 1438, "avg_time_per_sample_s": 0, "total_time_s": 1438 / rate,
-                           "gpu_mem_mb": 300.0, "notes": "run1" + (";cpu shared (70% of a core)" if p == 2 else ""),
-                           "nodes": 1, "procs_per_node": p, "world_size": p, "passes": 1}])
-            for p, rate in ((1, 1000.0), (2, 1600.0))]
-    files["scaling"].parent.mkdir()
-    merge_runs(runs).to_csv(files["scaling"], index=False)
+    write_scaling(files["scaling"], "ssvae", 64, 1438, 300.0)
     return files
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ResultsError
-from ..report import read_csv, throughput_rows
+from ..report import read_csv, throughput_rows, throughput_sentence
 from .results import ARRAYS, SUMMARY_COLUMNS
 
 TITLE = "Curvature across incremental learning (seed 003)"
@@ -231,13 +231,7 @@ def speed_sentence(summary: pd.DataFrame, scaling: pd.DataFrame) -> str:
     r = summary.iloc[-1]
     text = (f"The analysis of epoch {int(r.epoch)} scored {r.images_per_s:,.0f} images/s "
             f"({_plural(int(r.world_size), 'process', 'processes')}, {r.device}).")
-    if len(scaling) > 1:
-        a, b = scaling.iloc[0], scaling.iloc[-1]
-        text += (f" Scaling runs: {a['images/s']} images/s on {a['devices']} to {b['images/s']} on {b['devices']} "
-                 f"(speed-up {b['speed-up']}, efficiency {b['efficiency']}).")
-    elif len(scaling):
-        text += f" Scaling run: {scaling['images/s'].iat[0]} images/s on {scaling['devices'].iat[0]}."
-    return text
+    return text + throughput_sentence(scaling)
 
 
 # ---------------------------------------------------------------- the section

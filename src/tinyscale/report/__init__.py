@@ -65,6 +65,17 @@ def throughput_rows(path: str | Path, per_run: tuple[str, str], rate: str = "ima
     return rows, list(dict.fromkeys(shared))
 
 
+def throughput_sentence(rows) -> str:
+    """What a throughput table (:func:`throughput_rows`' rows) says in a sentence ("" for none)."""
+    if len(rows) > 1:
+        a, b = rows.iloc[0], rows.iloc[-1]
+        return (f" Scaling runs: {a['images/s']} images/s on {a['devices']} to {b['images/s']} on {b['devices']} "
+                f"(speed-up {b['speed-up']}, efficiency {b['efficiency']}).")
+    if len(rows):
+        return f" Scaling run: {rows['images/s'].iat[0]} images/s on {rows['devices'].iat[0]}."
+    return ""
+
+
 def caption(path: str | Path) -> str:
     """A caption file's text on one line (the same file captions Snakemake's HTML report)."""
     return re.sub(r"\s+", " ", Path(path).read_text()).strip()

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ResultsError
-from ..report import read_csv, throughput_rows
+from ..report import read_csv, throughput_rows, throughput_sentence
 from .results import COLUMNS as GRID_COLUMNS
 from .results import KEYS, SCORES
 
@@ -376,13 +376,7 @@ def time_sentence(grid: pd.DataFrame, scaling: pd.DataFrame) -> str:
                     for d, w in grid[["device", "world_size"]].drop_duplicates().itertuples(index=False))
     text = (f"A run trained in {seconds.mean():,.1f} s on average ({seconds.min():,.1f}{DASH}{seconds.max():,.1f} s; "
             f"{ran}).")
-    if len(scaling) > 1:
-        a, b = scaling.iloc[0], scaling.iloc[-1]
-        text += (f" Scaling runs: {a['images/s']} images/s on {a['devices']} to {b['images/s']} on {b['devices']} "
-                 f"(speed-up {b['speed-up']}, efficiency {b['efficiency']}).")
-    elif len(scaling):
-        text += f" Scaling run: {scaling['images/s'].iat[0]} images/s on {scaling['devices'].iat[0]}."
-    return text
+    return text + throughput_sentence(scaling)
 
 
 # ---------------------------------------------------------------- the section
