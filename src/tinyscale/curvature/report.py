@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ResultsError
-from ..report import read_csv, throughput_rows, throughput_sentence
+from ..report import one_file, read_csv, throughput_rows, throughput_sentence
 from .results import ARRAYS, SUMMARY_COLUMNS
 
 TITLE = "Curvature across incremental learning (seed 003)"
@@ -332,7 +332,7 @@ class Section:
         from pptx.util import Inches
 
         from ..report.slides import (BLANK, BODY_TOP, BODY_W, MARGIN, MUTED, SLIDE_H, add_bullets, add_table,
-                                     add_text, add_title, figure_slide, fitting_size)
+                                     add_text, add_title, figure_slides, fitting_size)
 
         def slide(heading: str):
             s = prs.slides.add_slide(prs.slide_layouts[BLANK])
@@ -362,16 +362,7 @@ class Section:
             table_slides("Curvature: training per task", training_table(self.training), self.TRAINING_NOTE)
         if len(self.scaling):
             table_slides("Curvature: analysis throughput", self.scaling, self.scaling_note())
-        for figure in self.figures:
-            figure_slide(prs, f"Curvature: {FIGURE_TITLES.get(figure.name, figure.name.replace('_', ' '))}",
-                         figure.png, figure.caption)
-
-
-def _one(inputs: dict, key: str, required: bool = True) -> str | None:
-    files = inputs.get(key, [])
-    if len(files) > 1 or (required and not files):
-        raise ResultsError(f"the curvature section takes one {key} file, given {len(files)}: {', '.join(files)}")
-    return files[0] if files else None
+        figure_slides(prs, "Curvature", self.figures, FIGURE_TITLES)
 
 
 def section(inputs: dict[str, list[str]], provenance: dict) -> Section:
@@ -387,8 +378,10 @@ def section(inputs: dict[str, list[str]], provenance: dict) -> Section:
     missing = sorted(set(figures) - set(captions))
     if missing:
         raise ResultsError(f"no caption for figure(s) {', '.join(missing)}")
-    scaling = _one(inputs, "scaling", required=False)
-    return Section(load_summary(_one(inputs, "summary")), load_scores(_one(inputs, "scores")),
-                   load_detection(_one(inputs, "detection")), load_training(inputs.get("training", [])),
-                   scaling_rows(scaling) if scaling else None,
+    def one(key: str, required: bool = True) -> str | None:
+        return one_file(inputs, key, "curvature", required)
+
+    scaling = one("scaling", required=False)
+    return Section(load_summary(one("summary")), load_scores(one("scores")), load_detection(one("detection")),
+                   load_training(inputs.get("training", [])), scaling_rows(scaling) if scaling else None,
                    [Figure(name, png, captions[name]) for name, png in figures.items()])

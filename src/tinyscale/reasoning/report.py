@@ -416,7 +416,7 @@ class Section:
         from pptx.util import Inches
 
         from ..report.slides import (BLANK as LAYOUT, BODY_TOP, BODY_W, MARGIN, SLIDE_H, add_bullets, add_table,
-                                     add_title, figure_slide)
+                                     add_title, figure_slides)
 
         slide = prs.slides.add_slide(prs.slide_layouts[LAYOUT])
         add_title(slide, "Reasoning: the Sudoku datasets")
@@ -445,9 +445,7 @@ class Section:
             shape = add_table(slide, self.scaling.drop(columns=["config"]), MARGIN, BODY_TOP, BODY_W, size=14)
             top = BODY_TOP + shape.height + Inches(0.3)
             add_bullets(slide, MARGIN, top, BODY_W, SLIDE_H - Inches(0.3) - top, [self.scaling_note()], largest=16)
-        for figure in self.figures:
-            figure_slide(prs, f"Reasoning: {FIGURE_TITLES.get(figure.name, figure.name.replace('_', ' '))}",
-                         figure.png, figure.caption)
+        figure_slides(prs, "Reasoning", self.figures, FIGURE_TITLES)
 
 
 def section(inputs: dict[str, list[str]], provenance: dict) -> Section:

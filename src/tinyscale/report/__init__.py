@@ -41,6 +41,16 @@ def read_csv(path: str | Path, columns: list[str]):
     return table
 
 
+def one_file(inputs: dict[str, list[str]], key: str, study: str, required: bool = True) -> str | None:
+    """The one path a section's input ``key`` names (None when it names none and is not required)."""
+    from ..errors import ResultsError
+
+    files = inputs.get(key, [])
+    if len(files) > 1 or (required and not files):
+        raise ResultsError(f"the {study} section takes one {key} file, given {len(files)}: {', '.join(files)}")
+    return files[0] if files else None
+
+
 def throughput_rows(path: str | Path, per_run: tuple[str, str], rate: str = "images/s"):
     """A study's scaling/scaling.csv as its report's throughput table, and the devices of which a
     run had less than a core (notes "cpu shared"). A row per (nodes, processes): the world size,

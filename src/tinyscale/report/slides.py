@@ -199,3 +199,11 @@ def figure_slide(prs, heading: str, png: Path, caption: str) -> None:
     pic.left = int(MARGIN + (BODY_W - pic.width) / 2)
     add_text(s, MARGIN, BODY_TOP + pic.height + Inches(0.1), BODY_W, note_h, [caption],
              fitting_size([caption], BODY_W, note_h, 16), colour=MUTED)
+
+
+def figure_slides(prs, study: str, figures, titles: dict[str, str]) -> None:
+    """A :func:`figure_slide` per figure (a tinyscale.report.pdf.Figure), headed "<study>: <title>"
+    (``titles`` by figure name; else the name in words)."""
+    for figure in figures:
+        figure_slide(prs, f"{study}: {titles.get(figure.name, figure.name.replace('_', ' '))}", figure.png,
+                     figure.caption)

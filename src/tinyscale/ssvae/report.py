@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ResultsError
-from ..report import read_csv, throughput_rows, throughput_sentence
+from ..report import one_file, read_csv, throughput_rows, throughput_sentence
 from .results import COLUMNS as GRID_COLUMNS
 from .results import KEYS, SCORES
 
@@ -485,7 +485,7 @@ class Section:
         from pptx.util import Inches
 
         from ..report.slides import (BLANK, BODY_TOP, BODY_W, MARGIN, MUTED, SLIDE_H, add_bullets, add_table,
-                                     add_text, add_title, figure_slide, fitting_size)
+                                     add_text, add_title, figure_slides, fitting_size)
 
         bottom = SLIDE_H - Inches(0.3)
 
@@ -538,16 +538,7 @@ class Section:
         table_slides("SSVAE: disentanglement per configuration", configuration_table(self.s), self.CONFIGURATION_NOTE)
         if len(self.scaling):
             table_slides("SSVAE: training throughput", self.scaling, self.scaling_note())
-        for figure in self.figures:
-            figure_slide(prs, f"SSVAE: {FIGURE_TITLES.get(figure.name, figure.name.replace('_', ' '))}",
-                         figure.png, figure.caption)
-
-
-def _one(inputs: dict, key: str, required: bool = True) -> str | None:
-    files = inputs.get(key, [])
-    if len(files) > 1 or (required and not files):
-        raise ResultsError(f"the ssvae section takes one {key} file, given {len(files)}: {', '.join(files)}")
-    return files[0] if files else None
+        figure_slides(prs, "SSVAE", self.figures, FIGURE_TITLES)
 
 
 def section(inputs: dict[str, list[str]], provenance: dict) -> Section:
@@ -562,7 +553,7 @@ def section(inputs: dict[str, list[str]], provenance: dict) -> Section:
     missing = sorted(set(figures) - set(captions))
     if missing:
         raise ResultsError(f"no caption for figure(s) {', '.join(missing)}")
-    grid, summary = load_tables(_one(inputs, "grid"), _one(inputs, "summary"))
-    scaling = _one(inputs, "scaling", required=False)
+    grid, summary = load_tables(one_file(inputs, "grid", "ssvae"), one_file(inputs, "summary", "ssvae"))
+    scaling = one_file(inputs, "scaling", "ssvae", required=False)
     return Section(grid, summary, scaling_rows(scaling) if scaling else None,
                    [Figure(name, png, captions[name]) for name, png in figures.items()])
