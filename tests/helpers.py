@@ -163,6 +163,16 @@ def write_scaling(path: Path, config: str, batch: int, samples: int, mem_mb: flo
     return path
 
 
+def build_reports(part, record: dict, folder: Path) -> dict[str, Path]:
+    """The PDF and the deck of one section (``part``) under ``folder``, as the report script builds them."""
+    from tinyscale.report import pdf, slides
+
+    out = {"pdf": folder / "report.pdf", "slides": folder / "slides.pptx"}
+    pdf.build([part], record, out["pdf"])
+    slides.build([part], record, out["slides"])
+    return out
+
+
 def run_in_process(name: str, *args) -> None:
     """workflow/scripts/<name> with ``args``, run in this process as its own ``__main__`` (the
     imports are paid once a session, not a few seconds a call): for fixtures that build a

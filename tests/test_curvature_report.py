@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import ROOT, assert_deck_is_legible, write_scaling
+from helpers import ROOT, assert_deck_is_legible, build_reports, write_scaling
 from test_report import deck_texts, pdf_text, run
 
 FIGURES = ["curvature_by_arrival", "mislabelled_vs_clean", "auroc", "top_curvature"]
@@ -273,14 +273,11 @@ def test_the_cli_draws_every_figure_as_png_and_svg(drawn):
 @pytest.fixture(scope="module")
 def report(files, drawn):
     from tinyscale.curvature.report import section
-    from tinyscale.report import pdf, provenance, slides
+    from tinyscale.report import provenance
     record = provenance.collect({"name": "curvatureset", "seed": 0}, [], ROOT, "snakemake reports",
                                 {"curvature analysis": [str(files["summary"])]})
     part = section(inputs(files, drawn), record)
-    out = {"pdf": files["summary"].parent / "report.pdf", "slides": files["summary"].parent / "slides.pptx"}
-    pdf.build([part], record, out["pdf"])
-    slides.build([part], record, out["slides"])
-    return out
+    return build_reports(part, record, files["summary"].parent)
 
 
 def test_the_pdf_states_the_summary_tables_and_figures(report):

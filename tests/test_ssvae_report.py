@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import ROOT, SCRIPTS, assert_deck_is_legible, write_scaling
+from helpers import ROOT, SCRIPTS, assert_deck_is_legible, build_reports, write_scaling
 from test_report import deck_texts, pdf_text
 
 FIGURES = ["accuracy_vs_labels", "accuracy_vs_corruption", "disentanglement"]
@@ -297,14 +297,11 @@ def test_a_grid_without_a_corruption_sweep_says_so_in_its_figure(section):
 
 @pytest.fixture(scope="module")
 def report(files, drawn):
-    from tinyscale.report import pdf, provenance, section, slides
+    from tinyscale.report import provenance, section
     record = provenance.collect({"name": "ssvaeset", "seed": 0}, [], ROOT, "snakemake reports",
                                 {"ssvae grid": [str(files["grid"])], "ssvae scaling": [str(files["scaling"])]})
     part = section("ssvae", inputs(files, drawn), record)  # as the report script dispatches it
-    out = {"pdf": files["grid"].parent / "report.pdf", "slides": files["grid"].parent / "slides.pptx"}
-    pdf.build([part], record, out["pdf"])
-    slides.build([part], record, out["slides"])
-    return out
+    return build_reports(part, record, files["grid"].parent)
 
 
 def test_the_pdf_states_the_summary_tables_and_figures(report):

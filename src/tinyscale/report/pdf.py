@@ -15,7 +15,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import cm
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.platypus import (Flowable, Image, ListFlowable, ListItem, LongTable, PageBreak,
+from reportlab.platypus import (CondPageBreak, Flowable, Image, ListFlowable, ListItem, LongTable, PageBreak,
                                 Paragraph, SimpleDocTemplate, Spacer, TableStyle)
 
 from .. import io
@@ -187,6 +187,21 @@ class FigureSet(Flowable):
 def bullets(lines: list[str], style) -> ListFlowable:
     return ListFlowable([ListItem(Paragraph(escape(s), style), leftIndent=12) for s in lines], bulletType="bullet",
                         start="•", leftIndent=12)
+
+
+def closing_parts(n: int, part: int, scaling: pd.DataFrame | None, scaling_note: str, figures: list[Figure],
+                  st: dict) -> list:
+    """A study section's last parts, numbered n.part on: its throughput table (when it has one)
+    and its figures."""
+    story = []
+    if scaling is not None and len(scaling):
+        story += [Paragraph(f"{n}.{part} Throughput", st["h2"]), Paragraph(escape(scaling_note), st["body"]),
+                  Spacer(1, 6), table(scaling, font_size=9), Spacer(1, 14)]
+        part += 1
+    if figures:
+        story += [CondPageBreak(8 * cm), Paragraph(f"{n}.{part} Figures", st["h2_alone"]),
+                  FigureSet([(f.png, f.caption) for f in figures], st["caption"]), Spacer(1, 6)]
+    return story
 
 
 def commit(p: dict) -> str:

@@ -455,10 +455,9 @@ class Section:
                           "final test ELBO.")
 
     def story(self, st, n: int) -> list:
-        from reportlab.lib.units import cm
-        from reportlab.platypus import CondPageBreak, Paragraph, Spacer
+        from reportlab.platypus import Paragraph, Spacer
 
-        from ..report.pdf import FigureSet, bullets, table
+        from ..report.pdf import bullets, closing_parts, table
 
         story = [Paragraph(f"{n} {escape(self.title)}", st["h1"]), Paragraph(f"{n}.1 Summary", st["h2"]),
                  bullets(self.summary(), st["body"]), Spacer(1, 10),
@@ -471,15 +470,8 @@ class Section:
         story += [Paragraph(f"{n}.3 Disentanglement per configuration", st["h2"]),
                   Paragraph(escape(self.CONFIGURATION_NOTE), st["body"]), Spacer(1, 6),
                   table(configuration_table(self.s), font_size=9), Spacer(1, 14)]
-        part = 4
-        if len(self.scaling):
-            story += [Paragraph(f"{n}.{part} Throughput", st["h2"]), Paragraph(escape(self.scaling_note()), st["body"]),
-                      Spacer(1, 6), table(self.scaling, font_size=9), Spacer(1, 14)]
-            part += 1
-        if self.figures:
-            story += [CondPageBreak(8 * cm), Paragraph(f"{n}.{part} Figures", st["h2_alone"]),
-                      FigureSet([(f.png, f.caption) for f in self.figures], st["caption"]), Spacer(1, 6)]
-        return story
+        return story + closing_parts(n, 4, self.scaling, self.scaling_note() if len(self.scaling) else "",
+                                     self.figures, st)
 
     def slides(self, prs) -> None:
         from pptx.util import Inches
