@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # the words of column and key names whose values are times, memory or throughput (or follow from
 # them: how many timed passes, how much of a core a run had)
-VARYING = {"time", "timestamp", "seconds", "s", "mem", "memory", "mb", "passes", "speedup", "efficiency",
+VARYING = {"date", "time", "timestamp", "seconds", "s", "mem", "memory", "mb", "passes", "speedup", "efficiency",
            "spread", "notes", "wall", "cpu", "share", "resumed"}
 SHOWN = {".png", ".svg", ".pdf", ".pptx", ".html", ".log"}
 SKIPPED_PARTS = {"logs", "tensorboard"}
