@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ResultsError
-from ..report import one_file, read_csv, throughput_rows, throughput_sentence
+from ..report import one_file, read_csv, shared_cpu_note, throughput_rows, throughput_sentence
 from .results import ARRAYS, SUMMARY_COLUMNS
 
 TITLE = "Curvature across incremental learning (seed 003)"
@@ -286,10 +286,7 @@ class Section:
                 "images are split, in whole batches, over the processes, so the work stays the same as the world size "
                 "grows; images/s is the images of a pass over the slowest rank's time, the mean of the repeats; "
                 "memory is the largest peak of a process (resident set on the CPU, CUDA allocation on a GPU).")
-        if self.shared:
-            note += (f" Runs on {', '.join(self.shared)} had less than 90% of a core (a shared CPU): their time says "
-                     "as much about the machine's other load.")
-        return note
+        return note + shared_cpu_note(self.shared)
 
     EPOCH_NOTE = ("Per analysed epoch (summary.csv): the task whose classes its checkpoint was trained on, the active "
                   "classes, the images of those classes scored and how many of them are mislabelled, the median "

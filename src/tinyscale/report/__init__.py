@@ -75,6 +75,14 @@ def throughput_rows(path: str | Path, per_run: tuple[str, str], rate: str = "ima
     return rows, list(dict.fromkeys(shared))
 
 
+def shared_cpu_note(shared: list[str]) -> str:
+    """What a throughput note adds for the devices whose runs had less than a core ("" for none)."""
+    if not shared:
+        return ""
+    return (f" Runs on {', '.join(shared)} had less than 90% of a core (a shared CPU): their time says "
+            "as much about the machine's other load.")
+
+
 def throughput_sentence(rows) -> str:
     """What a throughput table (:func:`throughput_rows`' rows) says in a sentence ("" for none)."""
     if len(rows) > 1:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ResultsError
-from ..report import one_file, read_csv, throughput_rows, throughput_sentence
+from ..report import one_file, read_csv, shared_cpu_note, throughput_rows, throughput_sentence
 from .results import COLUMNS as GRID_COLUMNS
 from .results import KEYS, SCORES
 
@@ -432,10 +432,7 @@ class Section:
                 "the training images of a pass over the slowest rank's time, the mean of the repeats; speed-up and "
                 "efficiency are against the smallest world size; memory is the largest peak of a process (resident "
                 "set on the CPU, CUDA allocation on a GPU).")
-        if self.shared:
-            note += (f" Runs on {', '.join(self.shared)} had less than 90% of a core (a shared CPU): their time says "
-                     "as much about the machine's other load.")
-        return note
+        return note + shared_cpu_note(self.shared)
 
     def labels_note(self) -> str:
         c = clean_rate(self.s)
